@@ -1,0 +1,114 @@
+//! Accepted input rows in columnar form: the hand-off from `validate` to `engine`.
+//!
+//! Rows are kept in *input order* (files sorted by path, then line), which is the
+//! tie-breaker of RULES.md §3 ("ties: input order"). `file` indexes
+//! [`Inputs::files`]; `line` is the 1-based line (CSV, header = line 1) or Parquet
+//! row index + 1, so `explain` can point at the row behind every month.
+
+use crate::domain::{Date, Fen, Month, Payer, RejectType, Scheme, SpecialGroup};
+use crate::id::PersonId;
+
+/// What kind of input a file is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum InputKind {
+    Ledger,
+    SpecialGroups,
+    Claims,
+}
+
+impl InputKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InputKind::Ledger => "ledger",
+            InputKind::SpecialGroups => "special_groups",
+            InputKind::Claims => "claims",
+        }
+    }
+}
+
+/// One input file and its counts (the manifest's per-file entry).
+#[derive(Clone, Debug)]
+pub struct InputFile {
+    pub kind: InputKind,
+    /// Path as found (relative paths are resolved against the pipeline file's folder).
+    pub path: String,
+    pub bytes: u64,
+    pub sha256: String,
+    pub rows_read: u64,
+    pub rows_accepted: u64,
+    pub rows_rejected: u64,
+    /// Columns present in the file that the contract does not name (ignored).
+    pub unknown_columns: Vec<String>,
+}
+
+/// Accepted ledger rows (CONTRACT.md §2.1), one entry per row in every vector.
+#[derive(Clone, Debug, Default)]
+pub struct LedgerRows {
+    pub person: Vec<PersonId>,
+    pub period: Vec<Month>,
+    pub scheme: Vec<Scheme>,
+    pub payer: Vec<Payer>,
+    pub amount: Vec<Fen>,
+    /// Required for employee/flexible rows, `None` for resident rows.
+    pub base: Vec<Option<Fen>>,
+    /// `None` = a declaration (应缴未缴), RULES.md §3.
+    pub paid_on: Vec<Option<Date>>,
+    /// 6-digit division code.
+    pub region: Vec<u32>,
+    pub file: Vec<u32>,
+    pub line: Vec<u32>,
+}
+
+impl LedgerRows {
+    pub fn len(&self) -> usize {
+        self.person.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.person.is_empty()
+    }
+}
+
+/// Accepted special-group registry rows (CONTRACT.md §2.2).
+#[derive(Clone, Debug, Default)]
+pub struct RegistryRows {
+    pub person: Vec<PersonId>,
+    pub group: Vec<SpecialGroup>,
+    pub valid_from: Vec<Date>,
+    /// `None` = open interval.
+    pub valid_to: Vec<Option<Date>>,
+    pub file: Vec<u32>,
+    pub line: Vec<u32>,
+}
+
+/// Accepted claims rows (CONTRACT.md §2.3), for the zero-claim incentive.
+#[derive(Clone, Debug, Default)]
+pub struct ClaimRows {
+    pub person: Vec<PersonId>,
+    pub year: Vec<i32>,
+    pub fund_paid: Vec<Fen>,
+}
+
+/// One rejected input row (CONTRACT.md §4 `rejects`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reject {
+    pub source_file: String,
+    pub line: u64,
+    /// The offending column; `None` for whole-row faults (duplicates, parse errors).
+    pub column: Option<String>,
+    pub error_type: RejectType,
+    pub message: String,
+    /// The row as read, fields joined with `,` (CSV: the line's text).
+    pub raw: String,
+}
+
+/// Everything read and validated from a pipeline's inputs, independent of `as_of`.
+#[derive(Clone, Debug, Default)]
+pub struct Inputs {
+    /// Sorted by (kind, path): the deterministic input order.
+    pub files: Vec<InputFile>,
+    pub ledger: LedgerRows,
+    pub registry: RegistryRows,
+    pub claims: ClaimRows,
+    /// In input order (file, line).
+    pub rejects: Vec<Reject>,
+}

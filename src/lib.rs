@@ -1,0 +1,23 @@
+//! ledgerflow: contribution ledgers → per-person medical-insurance entitlement tables.
+//!
+//! The modules follow the data's way through the pipeline (STYLE.md):
+//! `config` (pipeline + rule files) → `ingest` (files → string columns) →
+//! `validate` (rows → accepted columns | rejects) → `engine` (per person, pure) →
+//! `output` (columns → Parquet partitions, atomically) → `manifest`.
+//! `commands` wires them together for each CLI subcommand; `main.rs` only parses
+//! arguments and maps errors to exit codes.
+
+pub mod commands;
+pub mod config;
+pub mod domain;
+pub mod engine;
+pub mod error;
+pub mod generate;
+pub mod id;
+pub mod ingest;
+pub mod ledger;
+pub mod manifest;
+pub mod output;
+pub mod validate;
+
+pub use error::{Error, Result};
