@@ -173,7 +173,10 @@ impl Fen {
         if int.is_empty() && frac.is_empty() {
             return None;
         }
-        if frac.len() > 2 || !int.bytes().all(|c| c.is_ascii_digit()) || !frac.bytes().all(|c| c.is_ascii_digit()) {
+        if frac.len() > 2
+            || !int.bytes().all(|c| c.is_ascii_digit())
+            || !frac.bytes().all(|c| c.is_ascii_digit())
+        {
             return None;
         }
         if int.len() > 15 {
@@ -393,9 +396,27 @@ mod tests {
     fn date_plus_months_clamps_to_month_end() {
         let d = Date::parse("2025-01-31").unwrap();
         assert_eq!(d.plus_months(1).to_string(), "2025-02-28");
-        assert_eq!(Date::parse("2024-01-31").unwrap().plus_months(1).to_string(), "2024-02-29");
-        assert_eq!(Date::parse("2026-03-10").unwrap().plus_months(3).to_string(), "2026-06-10");
-        assert_eq!(Date::parse("2025-11-30").unwrap().plus_months(3).to_string(), "2026-02-28");
+        assert_eq!(
+            Date::parse("2024-01-31")
+                .unwrap()
+                .plus_months(1)
+                .to_string(),
+            "2024-02-29"
+        );
+        assert_eq!(
+            Date::parse("2026-03-10")
+                .unwrap()
+                .plus_months(3)
+                .to_string(),
+            "2026-06-10"
+        );
+        assert_eq!(
+            Date::parse("2025-11-30")
+                .unwrap()
+                .plus_months(3)
+                .to_string(),
+            "2026-02-28"
+        );
     }
 
     #[test]
@@ -422,7 +443,10 @@ mod tests {
         for r in Reason::ALL {
             assert_eq!(Reason::parse(r.as_str()), Some(*r));
         }
-        assert_eq!(Payer::parse("unemployment_fund"), Some(Payer::UnemploymentFund));
+        assert_eq!(
+            Payer::parse("unemployment_fund"),
+            Some(Payer::UnemploymentFund)
+        );
         assert_eq!(Scheme::parse("worker"), None);
         assert!(Benefit::Active > Benefit::Restored && Benefit::Waiting > Benefit::Suspended);
     }

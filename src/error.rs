@@ -26,13 +26,22 @@ pub enum Error {
 
 impl Error {
     pub fn config(path: impl AsRef<Path>, message: impl Into<String>) -> Error {
-        Error::Config { path: path.as_ref().display().to_string(), message: message.into() }
+        Error::Config {
+            path: path.as_ref().display().to_string(),
+            message: message.into(),
+        }
     }
     pub fn input(path: impl AsRef<Path>, message: impl ToString) -> Error {
-        Error::Input { path: path.as_ref().display().to_string(), message: message.to_string() }
+        Error::Input {
+            path: path.as_ref().display().to_string(),
+            message: message.to_string(),
+        }
     }
     pub fn output(path: impl AsRef<Path>, message: impl ToString) -> Error {
-        Error::Output { path: path.as_ref().display().to_string(), message: message.to_string() }
+        Error::Output {
+            path: path.as_ref().display().to_string(),
+            message: message.to_string(),
+        }
     }
 }
 

@@ -76,13 +76,21 @@ impl PersonId {
 
     pub fn birth_date(self) -> Date {
         let ymd = (self.body() / 1000) % 100_000_000;
-        let (y, m, d) = ((ymd / 10_000) as i32, ((ymd / 100) % 100) as u32, (ymd % 100) as u32);
+        let (y, m, d) = (
+            (ymd / 10_000) as i32,
+            ((ymd / 100) % 100) as u32,
+            (ymd % 100) as u32,
+        );
         Date::from_ymd(y, m, d)
     }
 
     /// Odd sequence number = male, even = female.
     pub fn gender(self) -> Gender {
-        if (self.body() % 1000) % 2 == 1 { Gender::Male } else { Gender::Female }
+        if (self.body() % 1000) % 2 == 1 {
+            Gender::Male
+        } else {
+            Gender::Female
+        }
     }
 }
 
@@ -90,7 +98,11 @@ impl fmt::Display for PersonId {
     /// The normalised 18-character ID (upper-case `X`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let check = (self.0 % 11) as u8;
-        let c = if check == 10 { 'X' } else { (b'0' + check) as char };
+        let c = if check == 10 {
+            'X'
+        } else {
+            (b'0' + check) as char
+        };
         write!(f, "{:017}{c}", self.body())
     }
 }
@@ -122,11 +134,23 @@ mod tests {
 
     #[test]
     fn rejects_bad_ids() {
-        assert_eq!(PersonId::parse("370202198503120114"), Err(IdError::CheckCharacter));
-        assert_eq!(PersonId::parse("37020219850312011x"), Err(IdError::CheckCharacter));
+        assert_eq!(
+            PersonId::parse("370202198503120114"),
+            Err(IdError::CheckCharacter)
+        );
+        assert_eq!(
+            PersonId::parse("37020219850312011x"),
+            Err(IdError::CheckCharacter)
+        );
         assert_eq!(PersonId::parse("37020219850312011"), Err(IdError::Length));
-        assert_eq!(PersonId::parse("3702021985031201a3"), Err(IdError::NotDigits));
-        assert_eq!(PersonId::parse("370202198502300113"), Err(IdError::BirthDate));
+        assert_eq!(
+            PersonId::parse("3702021985031201a3"),
+            Err(IdError::NotDigits)
+        );
+        assert_eq!(
+            PersonId::parse("370202198502300113"),
+            Err(IdError::BirthDate)
+        );
         assert_eq!(PersonId::parse("37020219850312011３"), Err(IdError::Length));
     }
 

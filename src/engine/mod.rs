@@ -4,7 +4,10 @@
 //! Results are appended to a chunk-level [`Batch`] (no per-person allocation of
 //! result vectors); `output` turns batches into Parquet columns.
 
-use crate::domain::{Benefit, Date, Fen, FindingCode, GapKind, GapState, Gender, Month, Payer, Reason, Scheme, SpecialGroup};
+use crate::domain::{
+    Benefit, Date, Fen, FindingCode, GapKind, GapState, Gender, Month, Payer, Reason, Scheme,
+    SpecialGroup,
+};
 use crate::id::PersonId;
 
 /// One row of `person_month` (CONTRACT.md §4).
@@ -101,3 +104,372 @@ impl Batch {
         self.findings.append(&mut other.findings);
     }
 }
+
+pub mod employee;
+pub mod resident;
+pub mod rows;
+pub mod special;
+
+pub use rows::{GroupInterval, ParamSource, PersonRows};
+
+use employee::EmployeeHistory;
+use resident::{OtherCoverage, ResidentHistory};
+
+/// Everything the engine knows about one person.
+pub struct PersonInput<'a> {
+    pub person: PersonId,
+    /// Sorted by (period, paid_on with declarations last, input order).
+    pub rows: PersonRows<'a>,
+    /// Registry intervals, any order.
+    pub groups: &'a [GroupInterval],
+    /// (year, fund_paid) claims rows; `claims_given` says whether a claims input exists.
+    pub claims: &'a [(i32, Fen)],
+    pub claims_given: bool,
+}
+
+/// The full verdict for one person, kept for `explain`.
+pub struct PersonVerdict {
+    pub employee: Option<EmployeeHistory>,
+    pub resident: Option<ResidentHistory>,
+}
+
+/// Evaluates one person as of `as_of` and appends their rows to `batch`.
+pub fn evaluate_person<P: ParamSource>(
+    input: &PersonInput,
+    params: &P,
+    as_of: Month,
+    batch: &mut Batch,
+) -> PersonVerdict {
+    let person = input.person;
+    let k = as_of.last_day();
+    let birth = person.birth_date();
+    let aggregates = employee::month_aggregates(&input.rows, params, as_of);
+    let emp = employee::evaluate_months(&aggregates, params, as_of);
+    let other = OtherCoverage {
+        employee: emp.as_ref(),
+    };
+    let res = resident::evaluate(
+        &input.rows,
+        params,
+        as_of,
+        birth,
+        input.groups,
+        &other,
+        emp.as_ref().map(|e| e.first_paid),
+    );
+    let res_years = match &res {
+        Some(r) => r.years.clone(),
+        None => resident::resident_years(&input.rows, params, k),
+    };
+    let fallback_region = input
+        .rows
+        .region
+        .first()
+        .copied()
+        .unwrap_or_else(|| person.id_region());
+
+    // Findings (also for people without a history, e.g. registry-only).
+    let found = special::findings(
+        &special::FindingInputs {
+            rows: &input.rows,
+            employee_months: &aggregates,
+            resident_years: &res_years,
+            groups: input.groups,
+            region: fallback_region,
+        },
+        params,
+        as_of,
+    );
+    for f in found {
+        batch.findings.push(FindingRow {
+            person,
+            period: f.period,
+            code: f.code,
+            detail: f.detail,
+        });
+    }
+
+    let start = match (
+        emp.as_ref().map(|e| e.first_paid),
+        res.as_ref().map(|r| r.start),
+    ) {
+        (Some(a), Some(b)) => a.min(b),
+        (Some(a), None) => a,
+        (None, Some(b)) => b,
+        (None, None) => {
+            return PersonVerdict {
+                employee: emp,
+                resident: res,
+            };
+        }
+    };
+
+    // gap_id numbers both kinds by gap_start (employee first on a tie).
+    let mut starts: Vec<(Date, u8, usize)> = Vec::new();
+    if let Some(e) = &emp {
+        starts.extend(
+            e.gaps
+                .iter()
+                .enumerate()
+                .map(|(i, g)| (g.g1.first_day(), 0, i)),
+        );
+    }
+    if let Some(r) = &res {
+        starts.extend(
+            r.breaks
+                .iter()
+                .enumerate()
+                .map(|(i, b)| (Month::january(b.first_year).first_day(), 1, i)),
+        );
+    }
+    starts.sort();
+    let gap_id = |kind: u8, i: usize| {
+        starts
+            .iter()
+            .position(|s| s.1 == kind && s.2 == i)
+            .map(|p| p as i32 + 1)
+    };
+
+    // person_month: the better status of the two families (tie: employee family).
+    let first_row = batch.months.len();
+    let mut from_resident_at_a = false;
+    let mut m = start;
+    while m <= as_of {
+        let e = emp.as_ref().and_then(|e| Some((e.facts(m)?, e.status(m)?)));
+        let r = res.as_ref().and_then(|r| r.month(m));
+        let special_group = rows::group_in_month(input.groups, m);
+        let row = match (e, r) {
+            (Some((f, s)), r) if r.is_none_or(|r| r.benefit <= s.benefit) => {
+                from_resident_at_a = false;
+                MonthRow {
+                    person,
+                    period: m,
+                    scheme: f.scheme,
+                    region: f.region,
+                    paid: f.paid(),
+                    paid_on: f.paid_date,
+                    on_time: f.on_time,
+                    special_group,
+                    benefit: s.benefit,
+                    benefit_ratio: s.benefit_ratio,
+                    reason: s.reason,
+                    gap_id: s.gap.and_then(|g| gap_id(0, g)),
+                }
+            }
+            (_, Some(r)) => {
+                from_resident_at_a = true;
+                MonthRow {
+                    person,
+                    period: m,
+                    scheme: Scheme::Resident,
+                    region: r.region,
+                    paid: r.paid,
+                    paid_on: r.paid_on,
+                    on_time: r.on_time,
+                    special_group,
+                    benefit: r.benefit,
+                    benefit_ratio: r.benefit_ratio,
+                    reason: r.reason,
+                    gap_id: r.break_index.and_then(|b| gap_id(1, b)),
+                }
+            }
+            (None, None) => {
+                // Cannot happen: each family covers every month from its start to A.
+                m = m.plus(1);
+                continue;
+            }
+            (Some(_), None) => unreachable!("handled by the first arm"),
+        };
+        batch.months.push(row);
+        m = m.plus(1);
+    }
+
+    // gaps
+    if let Some(e) = &emp {
+        for (i, g) in e.gaps.iter().enumerate() {
+            batch.gaps.push(GapRow {
+                person,
+                gap_id: gap_id(0, i).unwrap_or(0),
+                kind: GapKind::Employee,
+                gap_start: g.g1.first_day(),
+                gap_end: g.g2.last_day(),
+                months: g.months(),
+                open: g.open,
+                payer: Some(g.payer),
+                state: g.state,
+                backpaid_on: g.backpaid_on,
+                deadline: g.deadline,
+                backpay_amount: g.backpay_amount,
+                late_fee_amount: g.late_fee_amount,
+                wait_months: g.wait_months,
+                benefits_from: g.benefits_from,
+            });
+        }
+    }
+    if let Some(r) = &res {
+        for (i, b) in r.breaks.iter().enumerate() {
+            batch.gaps.push(GapRow {
+                person,
+                gap_id: gap_id(1, i).unwrap_or(0),
+                kind: GapKind::Resident,
+                gap_start: Date::from_ymd(b.first_year, 1, 1),
+                gap_end: Date::from_ymd(b.last_year, 12, 31),
+                months: (b.last_year - b.first_year + 1) * 12,
+                open: b.open,
+                payer: None,
+                state: GapState::Break,
+                backpaid_on: None,
+                deadline: None,
+                backpay_amount: b.backpay_amount,
+                late_fee_amount: Fen::ZERO,
+                wait_months: b.wait_months,
+                benefits_from: b.benefits_from,
+            });
+        }
+    }
+    let gap_rows = batch.gaps.len();
+    let first_gap = gap_rows
+        - emp.as_ref().map_or(0, |e| e.gaps.len())
+        - res.as_ref().map_or(0, |r| r.breaks.len());
+    batch.gaps[first_gap..].sort_by_key(|g| g.gap_id);
+
+    // person_status
+    let months = &batch.months[first_row..];
+    let Some(at_a) = months.last() else {
+        return PersonVerdict {
+            employee: emp,
+            resident: res,
+        };
+    };
+    let p = params.at(at_a.region, as_of);
+    let gender = person.gender();
+    let retirement_min_months = match gender {
+        Gender::Male => p.retirement_min_months_male,
+        Gender::Female => p.retirement_min_months_female,
+    };
+    let cumulative_months = emp.as_ref().map_or(0, |e| e.cumulative_months);
+    let months_short = (retirement_min_months - cumulative_months).max(0);
+    let lump_sum_estimate = emp
+        .as_ref()
+        .map(|e| Fen(e.last_base.0 * months_short as i64).times_rate(p.lump_sum_rate));
+    let continuous_years =
+        resident::continuous_years(&res_years, &other, as_of, params, at_a.region);
+    let zero_claim_years = if input.claims_given {
+        zero_claim_years(input, &res_years, &other, as_of, p.break_years_count_from)
+    } else {
+        0
+    };
+    let egaps = emp.as_ref().map_or(&[][..], |e| &e.gaps[..]);
+    batch.status.push(StatusRow {
+        person,
+        gender,
+        birth_date: birth,
+        region: at_a.region,
+        scheme: at_a.scheme,
+        special_group: at_a.special_group,
+        benefit: at_a.benefit,
+        benefit_ratio: at_a.benefit_ratio,
+        benefits_from: if from_resident_at_a {
+            res.as_ref().and_then(|r| r.benefits_from)
+        } else {
+            emp.as_ref().and_then(|e| e.benefits_from)
+        },
+        first_period: start,
+        last_paid_period: months.iter().rev().find(|r| r.paid).map(|r| r.period),
+        cumulative_months,
+        continuous_months: emp.as_ref().map_or(0, |e| e.continuous_months),
+        continuity_at_risk: emp.as_ref().is_some_and(|e| e.continuity_at_risk),
+        gap_count: egaps.len() as i32,
+        open_gap_months: egaps.iter().filter(|g| g.open).map(|g| g.months()).sum(),
+        longest_gap_months: egaps.iter().map(|g| g.months()).max().unwrap_or(0),
+        arrears_months: emp.as_ref().map_or(0, |e| e.arrears_months),
+        arrears_amount: emp.as_ref().map_or(Fen::ZERO, |e| e.arrears_amount),
+        late_fee_amount: emp.as_ref().map_or(Fen::ZERO, |e| e.late_fee_amount),
+        retirement_min_months,
+        months_short,
+        lump_sum_estimate,
+        resident_continuous_years: continuous_years,
+        incentive_raise: resident::incentive_raise(p, continuous_years, zero_claim_years),
+    });
+    PersonVerdict {
+        employee: emp,
+        resident: res,
+    }
+}
+
+/// Consecutive covered years before `year(A)` with no fund use (claims data given):
+/// a year with a claim, or an uncovered year, ends the run (POLICY-NOTES R7).
+fn zero_claim_years(
+    input: &PersonInput,
+    years: &[resident::ResidentYear],
+    other: &OtherCoverage,
+    as_of: Month,
+    count_from: i32,
+) -> i32 {
+    let mut n = 0;
+    let mut y = as_of.year() - 1;
+    while y >= count_from {
+        let covered = years.iter().any(|r| r.year == y && r.is_covering())
+            || other
+                .employee
+                .is_some_and(|e| e.paid_in(Month::january(y), Month::new(y, 12)));
+        let used: i64 = input
+            .claims
+            .iter()
+            .filter(|c| c.0 == y)
+            .map(|c| c.1.0)
+            .sum();
+        if !covered || used > 0 {
+            break;
+        }
+        n += 1;
+        y -= 1;
+    }
+    n
+}
+
+/// Sorts accepted rows for the engine — by person, period, `paid_on` (declarations
+/// last), then input order — and returns the sorted rows with each person's range.
+/// A stable sort on the input index makes the result independent of thread count.
+pub fn sort_for_engine(
+    rows: &crate::ledger::LedgerRows,
+) -> (crate::ledger::LedgerRows, Vec<std::ops::Range<usize>>) {
+    use rayon::prelude::*;
+    let mut order: Vec<u32> = (0..rows.len() as u32).collect();
+    order.par_sort_unstable_by_key(|&i| {
+        let i = i as usize;
+        (
+            rows.person[i],
+            rows.period[i],
+            rows.paid_on[i].map_or(i32::MAX, |d| d.0),
+            i,
+        )
+    });
+    let g = |i: &u32| *i as usize;
+    let sorted = crate::ledger::LedgerRows {
+        person: order.iter().map(|i| rows.person[g(i)]).collect(),
+        period: order.iter().map(|i| rows.period[g(i)]).collect(),
+        scheme: order.iter().map(|i| rows.scheme[g(i)]).collect(),
+        payer: order.iter().map(|i| rows.payer[g(i)]).collect(),
+        amount: order.iter().map(|i| rows.amount[g(i)]).collect(),
+        base: order.iter().map(|i| rows.base[g(i)]).collect(),
+        paid_on: order.iter().map(|i| rows.paid_on[g(i)]).collect(),
+        region: order.iter().map(|i| rows.region[g(i)]).collect(),
+        file: order.iter().map(|i| rows.file[g(i)]).collect(),
+        line: order.iter().map(|i| rows.line[g(i)]).collect(),
+    };
+    let mut ranges = Vec::new();
+    let mut lo = 0;
+    while lo < sorted.len() {
+        let mut hi = lo + 1;
+        while hi < sorted.len() && sorted.person[hi] == sorted.person[lo] {
+            hi += 1;
+        }
+        ranges.push(lo..hi);
+        lo = hi;
+    }
+    (sorted, ranges)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,755 @@
+//! Rule tests with hand-computed values: one per RULES.md case, without files.
+//! The golden scenario tests in `tests/scenarios.rs` run the same cases through the
+//! real pipeline; these pin the engine itself and run in milliseconds.
+
+use super::*;
+use crate::config::{MonthDay, Params, Resume};
+use crate::domain::{Fen, Month, Payer, Rate, Scheme, SpecialGroup};
+use crate::ledger::LedgerRows;
+
+fn d(s: &str) -> Date {
+    Date::parse(s).unwrap()
+}
+fn m(s: &str) -> Month {
+    Month::parse(s).unwrap()
+}
+
+/// `person_id,period,scheme,payer,amount,base,paid_on,region` lines, no header.
+fn ledger(csv: &str) -> LedgerRows {
+    let mut rows = LedgerRows::default();
+    for (i, line) in csv
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .enumerate()
+    {
+        let f: Vec<&str> = line.split(',').collect();
+        rows.person.push(PersonId::parse(f[0]).unwrap());
+        rows.period.push(m(f[1]));
+        rows.scheme.push(Scheme::parse(f[2]).unwrap());
+        rows.payer.push(Payer::parse(f[3]).unwrap());
+        rows.amount.push(Fen::parse(f[4]).unwrap());
+        rows.base.push(Fen::parse(f[5]));
+        rows.paid_on.push(Date::parse(f[6]));
+        rows.region.push(f[7].parse().unwrap());
+        rows.file.push(0);
+        rows.line.push(i as u32 + 2);
+    }
+    rows
+}
+
+fn run_with(csv: &str, groups: &[(&str, GroupInterval)], as_of: &str, p: &Params) -> Batch {
+    let (rows, ranges) = sort_for_engine(&ledger(csv));
+    let mut batch = Batch::default();
+    for r in ranges {
+        let person = rows.person[r.start];
+        let g: Vec<GroupInterval> = groups
+            .iter()
+            .filter(|(id, _)| PersonId::parse(id).unwrap() == person)
+            .map(|x| x.1)
+            .collect();
+        let input = PersonInput {
+            person,
+            rows: PersonRows::slice(&rows, r),
+            groups: &g,
+            claims: &[],
+            claims_given: false,
+        };
+        evaluate_person(&input, p, m(as_of), &mut batch);
+    }
+    batch
+}
+
+fn run(csv: &str, as_of: &str) -> Batch {
+    run_with(csv, &[], as_of, &Params::national_defaults())
+}
+
+fn months(b: &Batch) -> Vec<(String, Benefit, Reason)> {
+    b.months
+        .iter()
+        .map(|r| (r.period.to_string(), r.benefit, r.reason))
+        .collect()
+}
+
+fn grp(g: SpecialGroup, from: &str, to: Option<&str>) -> GroupInterval {
+    GroupInterval {
+        group: g,
+        valid_from: d(from),
+        valid_to: to.map(d),
+    }
+}
+
+const S01: &str = "
+370202198503120113,2025-01,employee,employer,800.00,8000.00,2025-01-20,370200
+370202198503120113,2025-02,employee,employer,800.00,8000.00,2025-02-20,370200
+370202198503120113,2025-03,employee,employer,800.00,8000.00,2025-03-20,370200
+370202198503120113,2025-04,employee,employer,800.00,8000.00,,370200
+370202198503120113,2025-05,employee,employer,800.00,8000.00,,370200
+370202198503120113,2025-04,employee,employer,800.00,8000.00,2025-06-15,370200
+370202198503120113,2025-05,employee,employer,800.00,8000.00,2025-06-15,370200
+370202198503120113,2025-06,employee,employer,800.00,8000.00,2025-06-15,370200";
+
+#[test]
+fn employer_arrears_pending_then_bridged_retroactively() {
+    // §4 employer gap: deadline = last day of g1 + 6 − 1 = 2025-09-30; §7 fee 31 days × 0.40.
+    let b = run(S01, "2025-05");
+    let g = &b.gaps[0];
+    assert_eq!(
+        (g.gap_start, g.gap_end, g.months, g.open),
+        (d("2025-04-01"), d("2025-05-31"), 2, true)
+    );
+    assert_eq!(
+        (g.payer, g.state, g.deadline),
+        (
+            Some(Payer::Employer),
+            GapState::Pending,
+            Some(d("2025-09-30"))
+        )
+    );
+    assert_eq!(g.late_fee_amount, Fen(1240));
+    let s = &b.status[0];
+    assert_eq!(
+        (
+            s.benefit,
+            s.cumulative_months,
+            s.continuous_months,
+            s.continuity_at_risk
+        ),
+        (Benefit::Suspended, 3, 3, true)
+    );
+    assert_eq!(
+        (s.open_gap_months, s.arrears_months, s.arrears_amount),
+        (2, 2, Fen(160_000))
+    );
+    assert_eq!(s.birth_date, d("1985-03-12"));
+
+    let b = run(S01, "2025-06");
+    let ms = months(&b);
+    assert_eq!(
+        ms[3],
+        ("2025-04".into(), Benefit::Restored, Reason::GapBackpaid)
+    );
+    assert_eq!(ms[5], ("2025-06".into(), Benefit::Active, Reason::Paid));
+    let g = &b.gaps[0];
+    assert_eq!(
+        (g.state, g.backpaid_on, g.benefits_from),
+        (
+            GapState::Bridged,
+            Some(d("2025-06-15")),
+            Some(d("2025-06-16"))
+        )
+    );
+    assert_eq!(g.late_fee_amount, Fen(2440)); // 46 days × 0.40 + 15 days × 0.40
+    let s = &b.status[0];
+    assert_eq!(
+        (s.cumulative_months, s.continuous_months, s.months_short),
+        (6, 6, 294)
+    );
+    assert_eq!(s.lump_sum_estimate, Some(Fen(13_171_200)));
+    assert_eq!((s.arrears_amount, s.late_fee_amount), (Fen(0), Fen(2440)));
+}
+
+const S02: &str = "
+370202199007010227,2025-01,flexible,individual,600.00,6000.00,2025-01-10,370200
+370202199007010227,2025-07,flexible,individual,600.00,6000.00,2025-07-10,370200
+370202199007010227,2025-08,flexible,individual,600.00,6000.00,2025-08-10,370200
+370202199007010227,2025-09,flexible,individual,600.00,6000.00,2025-09-10,370200
+370202199007010227,2025-10,flexible,individual,600.00,6000.00,2025-10-10,370200
+370202199007010227,2025-11,flexible,individual,600.00,6000.00,2025-11-10,370200
+370202199007010227,2025-12,flexible,individual,600.00,6000.00,2025-12-10,370200";
+
+#[test]
+fn flexible_long_gap_is_a_break_with_three_month_wait() {
+    let b = run(S02, "2025-08");
+    assert_eq!(
+        months(&b)[6],
+        ("2025-07".into(), Benefit::Waiting, Reason::BreakWait)
+    );
+    assert_eq!(b.status[0].benefits_from, Some(d("2025-10-01")));
+    assert_eq!(b.status[0].gender, Gender::Female);
+    let b = run(S02, "2025-12");
+    let g = &b.gaps[0];
+    assert_eq!(
+        (g.state, g.deadline, g.wait_months, g.benefits_from),
+        (GapState::Break, None, Some(3), Some(d("2025-10-01")))
+    );
+    assert_eq!(g.late_fee_amount, Fen(0)); // never on a break's unpaid months
+    assert_eq!(
+        months(&b)[9],
+        ("2025-10".into(), Benefit::Active, Reason::Paid)
+    );
+    let s = &b.status[0];
+    assert_eq!(
+        (
+            s.cumulative_months,
+            s.continuous_months,
+            s.longest_gap_months,
+            s.retirement_min_months
+        ),
+        (7, 6, 5, 240)
+    );
+}
+
+const S03: &str = "
+370202198805150318,2025-01,flexible,individual,600.00,6000.00,2025-01-10,370200
+370202198805150318,2025-02,flexible,individual,600.00,6000.00,2025-02-10,370200
+370202198805150318,2025-03,flexible,individual,600.00,6000.00,2025-03-10,370200
+370202198805150318,2025-04,flexible,individual,600.00,6000.00,2025-07-10,370200
+370202198805150318,2025-05,flexible,individual,600.00,6000.00,2025-07-10,370200
+370202198805150318,2025-06,flexible,individual,600.00,6000.00,2025-07-10,370200
+370202198805150318,2025-07,flexible,individual,600.00,6000.00,2025-07-10,370200";
+
+#[test]
+fn three_month_gap_is_short_inclusive_and_resumes_next_month() {
+    let b = run(S03, "2025-06");
+    let g = &b.gaps[0];
+    assert_eq!(
+        (g.state, g.open, g.deadline, g.late_fee_amount),
+        (GapState::Pending, true, Some(d("2025-09-30")), Fen(2730))
+    );
+    assert_eq!(
+        (b.status[0].arrears_months, b.status[0].arrears_amount),
+        (3, Fen(180_000))
+    );
+    let b = run(S03, "2025-07");
+    assert_eq!(
+        months(&b)[3],
+        ("2025-04".into(), Benefit::Suspended, Reason::GapBackpaid)
+    );
+    assert_eq!(
+        months(&b)[6],
+        ("2025-07".into(), Benefit::Suspended, Reason::AwaitingResume)
+    );
+    let g = &b.gaps[0];
+    assert_eq!(
+        (g.state, g.benefits_from, g.late_fee_amount),
+        (GapState::Bridged, Some(d("2025-08-01")), Fen(3630))
+    );
+    assert_eq!(b.status[0].benefits_from, Some(d("2025-08-01")));
+    assert_eq!(
+        (b.status[0].cumulative_months, b.status[0].continuous_months),
+        (7, 7)
+    );
+}
+
+const S04: &str = "
+370202199202030426,2025-01,flexible,individual,600.00,6000.00,2025-01-10,370200
+370202199202030426,2025-02,flexible,individual,600.00,6000.00,2025-02-10,370200
+370202199202030426,2025-05,flexible,individual,600.00,6000.00,2025-05-10,370200
+370202199202030426,2025-06,flexible,individual,600.00,6000.00,2025-06-10,370200
+370202199202030426,2025-07,flexible,individual,600.00,6000.00,2025-07-10,370200
+370202199202030426,2025-08,flexible,individual,600.00,6000.00,2025-08-10,370200
+370202199202030426,2025-09,flexible,individual,600.00,6000.00,2025-09-10,370200
+370202199202030426,2025-10,flexible,individual,600.00,6000.00,2025-10-10,370200
+370202199202030426,2025-11,flexible,individual,600.00,6000.00,2025-11-10,370200
+370202199202030426,2025-12,flexible,individual,600.00,6000.00,2025-12-10,370200";
+
+#[test]
+fn short_gap_never_backpaid_turns_into_a_break_after_its_deadline() {
+    let b = run(S04, "2025-06");
+    assert_eq!(
+        months(&b)[4],
+        ("2025-05".into(), Benefit::Suspended, Reason::ArrearsDue)
+    );
+    let g = &b.gaps[0];
+    assert_eq!(
+        (g.state, g.open, g.deadline, g.late_fee_amount),
+        (GapState::Pending, false, Some(d("2025-07-31")), Fen(4560))
+    );
+    assert_eq!(
+        (b.status[0].continuous_months, b.status[0].arrears_amount),
+        (4, Fen(120_000))
+    );
+    let b = run(S04, "2025-12");
+    let ms = months(&b);
+    assert_eq!(
+        ms[4],
+        ("2025-05".into(), Benefit::Waiting, Reason::BreakWait)
+    );
+    assert_eq!(ms[7], ("2025-08".into(), Benefit::Active, Reason::Paid));
+    let g = &b.gaps[0];
+    assert_eq!(
+        (g.state, g.wait_months, g.benefits_from, g.late_fee_amount),
+        (GapState::Break, Some(3), Some(d("2025-08-01")), Fen(0))
+    );
+    assert_eq!(
+        (
+            b.status[0].cumulative_months,
+            b.status[0].continuous_months,
+            b.status[0].continuity_at_risk
+        ),
+        (10, 8, false)
+    );
+}
+
+#[test]
+fn growing_open_gap_becomes_a_break_in_its_fourth_month() {
+    // §9: pending with arrears for 3 open months, a break (no arrears, no fees) in the 4th.
+    let csv = "370202199202030426,2025-01,flexible,individual,600.00,6000.00,2025-01-10,370200";
+    let s = &run(csv, "2025-04").status[0];
+    assert_eq!(
+        (s.continuity_at_risk, s.arrears_months, s.arrears_amount),
+        (true, 3, Fen(180_000))
+    );
+    let b = run(csv, "2025-05");
+    let s = &b.status[0];
+    assert_eq!(
+        (s.continuity_at_risk, s.arrears_amount, s.late_fee_amount),
+        (false, Fen(0), Fen(0))
+    );
+    assert_eq!(
+        (s.continuous_months, s.benefits_from, b.gaps[0].wait_months),
+        (0, None, None)
+    );
+}
+
+#[test]
+fn employer_gap_past_the_six_month_window_is_a_break() {
+    // Declared Feb, paid in September: B = 2025-09-10 > deadline 2025-07-31 → break, W = 6.
+    let csv = "
+370202198503120113,2025-01,employee,employer,800.00,8000.00,2025-01-20,370200
+370202198503120113,2025-02,employee,employer,800.00,8000.00,,370200
+370202198503120113,2025-02,employee,employer,800.00,8000.00,2025-09-10,370200
+370202198503120113,2025-03,employee,employer,800.00,8000.00,2025-03-20,370200";
+    let b = run(csv, "2025-09");
+    let g = &b.gaps[0];
+    assert_eq!(
+        (g.state, g.deadline, g.wait_months),
+        (GapState::Break, Some(d("2025-07-31")), Some(6))
+    );
+    assert_eq!(g.benefits_from, Some(d("2025-09-01")));
+    // A break's back-paid month still carries its late fee: 800 × 0.0005 × 194 days
+    // (2025-02-28 → 2025-09-10).
+    assert_eq!(g.late_fee_amount, Fen(7760));
+    assert_eq!(
+        months(&b)[2],
+        ("2025-03".into(), Benefit::Waiting, Reason::BreakWait)
+    );
+    assert_eq!(b.status[0].cumulative_months, 2);
+}
+
+#[test]
+fn first_month_paid_late_opens_with_a_gap_and_underpaid_month_is_a_finding() {
+    let csv = "
+370202198503120113,2025-01,employee,employer,800.00,8000.00,2025-02-05,370200
+370202198503120113,2025-02,employee,employer,800.00,8000.00,2025-02-20,370200
+370202198503120113,2025-03,employee,employer,700.00,8000.00,2025-03-20,370200";
+    let b = run(csv, "2025-03");
+    assert_eq!(b.gaps[0].gap_start, d("2025-01-01"));
+    assert_eq!(b.gaps[0].state, GapState::Bridged);
+    assert_eq!(b.gaps[1].gap_start, d("2025-03-01"));
+    assert_eq!(b.findings.len(), 1);
+    assert_eq!(
+        (b.findings[0].code, b.findings[0].period),
+        (FindingCode::Underpaid, m("2025-03"))
+    );
+}
+
+#[test]
+fn late_fee_example_and_cap() {
+    // §7 example: 800.00 due 2025-03-31, paid 2025-06-20 → 81 days → 32.40.
+    let mut p = Params::national_defaults();
+    assert_eq!(
+        employee::late_fee(Fen(80_000), d("2025-06-20").days_since(d("2025-03-31")), &p),
+        Fen(3240)
+    );
+    p.late_fee_cap_at_principal = true;
+    assert_eq!(employee::late_fee(Fen(80_000), 5000, &p), Fen(80_000));
+    // Half-up to the fen: 333.33 × 0.0005 × 3 = 0.499995 → 0.50.
+    p.late_fee_cap_at_principal = false;
+    assert_eq!(employee::late_fee(Fen(33_333), 3, &p), Fen(50));
+}
+
+#[test]
+fn resume_dates_at_month_ends() {
+    assert_eq!(
+        employee::resume_date(Resume::DayAfterPayment, d("2025-01-31")),
+        d("2025-02-01")
+    );
+    assert_eq!(
+        employee::resume_date(Resume::NextMonth, d("2024-12-31")),
+        d("2025-01-01")
+    );
+    assert_eq!(
+        employee::resume_date(Resume::PaymentDay, d("2024-02-29")),
+        d("2024-02-29")
+    );
+}
+
+#[test]
+fn first_enrolment_wait_and_post_break_reduced_months_are_parameters() {
+    let mut p = Params::national_defaults();
+    p.first_enrolment_wait_months_flexible = 3; // Jiangsu
+    p.post_break_reduced_months = 2;
+    p.waiting_benefit_ratio = Rate::from_f64(0.5); // Fuzhou
+    let b = run_with(S02, &[], "2025-12", &p);
+    let ms = months(&b);
+    assert_eq!(
+        ms[0],
+        ("2025-01".into(), Benefit::Waiting, Reason::FirstWait)
+    );
+    assert_eq!(b.months[6].benefit_ratio, 0.5);
+    assert_eq!(
+        ms[9],
+        ("2025-10".into(), Benefit::Reduced, Reason::PostBreakReduced)
+    );
+    assert_eq!(b.months[9].benefit_ratio, 0.5);
+    assert_eq!(ms[11], ("2025-12".into(), Benefit::Active, Reason::Paid));
+}
+
+// ---- §5 resident scheme ----
+
+#[test]
+fn resident_wait_formula_worked_checks() {
+    let p = Params::national_defaults();
+    assert_eq!(resident::wait_months(&p, 1, 0), 3);
+    assert_eq!(resident::wait_months(&p, 3, 0), 5);
+    assert_eq!(resident::wait_months(&p, 3, 2), 3);
+    assert_eq!(resident::wait_months(&p, 5, 0), 7);
+    assert_eq!(resident::wait_months(&p, 5, 1), 6);
+    assert_eq!(resident::wait_months(&p, 5, 2), 6);
+    let mut a = p.clone();
+    a.variable_free_break_years = 0; // "interpretation A"
+    assert_eq!(resident::wait_months(&a, 3, 0), 6);
+}
+
+fn resident_benefits_from(csv: &str, as_of: &str, year: i32) -> Option<Date> {
+    let b = run(csv, as_of);
+    b.gaps
+        .iter()
+        .find(|g| g.kind == GapKind::Resident && g.gap_end.ymd().0 == year - 1)
+        .and_then(|g| g.benefits_from)
+}
+
+#[test]
+fn resident_worked_checks_from_rules_section_5() {
+    let one_break = "
+370202197008080519,2025-01,resident,individual,400.00,,2024-11-15,370200
+370202197008080519,2027-01,resident,individual,400.00,,2026-10-20,370200";
+    assert_eq!(
+        resident_benefits_from(one_break, "2027-12", 2027),
+        Some(d("2027-04-01"))
+    );
+    let five = "
+370202197008080519,2024-01,resident,individual,400.00,,2023-11-15,370200
+370202197008080519,2030-01,resident,individual,400.00,,2029-10-20,370200";
+    assert_eq!(
+        resident_benefits_from(five, "2030-12", 2030),
+        Some(d("2030-08-01"))
+    );
+    let five_one_repair =
+        format!("{five}\n370202197008080519,2029-01,resident,individual,400.00,,2030-01-05,370200");
+    // The 2029 repair is paid after 2029 ended but by K (2030-12-31): W = 6.
+    assert_eq!(
+        resident_benefits_from(&five_one_repair, "2030-12", 2030),
+        Some(d("2030-07-01"))
+    );
+}
+
+#[test]
+fn scenario_05_break_years_and_repair() {
+    let csv = "
+370202197008080519,2024-01,resident,individual,400.00,,2023-11-15,370200
+370202197008080519,2028-01,resident,individual,400.00,,2027-10-20,370200
+370202196011110729,2024-01,resident,individual,400.00,,2023-11-15,370200
+370202196011110729,2025-01,resident,individual,400.00,,2027-10-20,370200
+370202196011110729,2026-01,resident,individual,400.00,,2027-10-20,370200
+370202196011110729,2028-01,resident,individual,400.00,,2027-10-20,370200";
+    let b = run(csv, "2028-12");
+    let find = |id: &str, per: &str| {
+        let p = PersonId::parse(id).unwrap();
+        b.months
+            .iter()
+            .find(|r| r.person == p && r.period == m(per))
+            .map(|r| (r.benefit, r.reason))
+    };
+    assert_eq!(
+        find("370202197008080519", "2024-01"),
+        Some((Benefit::Active, Reason::ResidentCovered))
+    );
+    assert_eq!(
+        find("370202197008080519", "2027-12"),
+        Some((Benefit::Suspended, Reason::NotEnrolled))
+    );
+    assert_eq!(
+        find("370202197008080519", "2028-05"),
+        Some((Benefit::Waiting, Reason::ResidentWait))
+    );
+    assert_eq!(
+        find("370202197008080519", "2028-06"),
+        Some((Benefit::Active, Reason::ResidentCovered))
+    );
+    assert_eq!(
+        find("370202196011110729", "2028-03"),
+        Some((Benefit::Waiting, Reason::ResidentWait))
+    );
+    assert_eq!(
+        find("370202196011110729", "2028-04"),
+        Some((Benefit::Active, Reason::ResidentCovered))
+    );
+    let gaps: Vec<_> = b
+        .gaps
+        .iter()
+        .map(|g| {
+            (
+                g.gap_start,
+                g.gap_end,
+                g.months,
+                g.open,
+                g.state,
+                g.wait_months,
+                g.benefits_from,
+            )
+        })
+        .collect();
+    assert_eq!(
+        gaps,
+        vec![
+            (
+                d("2025-01-01"),
+                d("2027-12-31"),
+                36,
+                false,
+                GapState::Break,
+                Some(3),
+                Some(d("2028-04-01"))
+            ),
+            (
+                d("2025-01-01"),
+                d("2027-12-31"),
+                36,
+                false,
+                GapState::Break,
+                Some(5),
+                Some(d("2028-06-01"))
+            ),
+        ]
+    );
+    assert_eq!(b.gaps[0].backpay_amount, Fen(80_000));
+}
+
+const S06: &str = "
+370202197505050628,2025-01,resident,individual,400.00,,2024-10-01,370200
+370202197505050628,2026-01,resident,individual,400.00,,2026-03-10,370200";
+
+#[test]
+fn scenario_06_resident_paying_late_waits_three_months_from_the_payment_day() {
+    let b = run(S06, "2026-12");
+    let ms = months(&b);
+    assert_eq!(ms.len(), 24);
+    assert_eq!(
+        ms[13],
+        ("2026-02".into(), Benefit::Suspended, Reason::NotEnrolled)
+    );
+    assert_eq!(
+        ms[14],
+        ("2026-03".into(), Benefit::Waiting, Reason::ResidentWait)
+    );
+    assert_eq!(
+        ms[17],
+        ("2026-06".into(), Benefit::Active, Reason::ResidentCovered)
+    );
+    let s = &b.status[0];
+    assert_eq!(
+        (s.scheme, s.benefit, s.resident_continuous_years),
+        (Scheme::Resident, Benefit::Active, 2)
+    );
+    let s = &run(S06, "2026-04").status[0];
+    assert_eq!(
+        (s.benefit, s.benefits_from),
+        (Benefit::Waiting, Some(d("2026-06-10")))
+    );
+}
+
+#[test]
+fn scenario_07_special_groups() {
+    let csv = "
+370202195512120816,2026-01,resident,government,360.00,,2026-05-20,370200
+370202195512120816,2026-01,resident,individual,40.00,,2026-05-20,370200
+370202196506060946,2025-01,resident,government,400.00,,2024-11-10,370200
+370202196506060946,2026-01,resident,government,400.00,,2025-11-10,370200
+370202198001010133,2026-01,resident,individual,400.00,,2025-12-01,370200";
+    let groups = [
+        (
+            "370202195512120816",
+            grp(SpecialGroup::Dibao, "2026-05-15", None),
+        ),
+        (
+            "370202196506060946",
+            grp(SpecialGroup::Tekun, "2024-01-01", Some("2025-06-30")),
+        ),
+        (
+            "370202198001010133",
+            grp(SpecialGroup::DisabledSevere, "2024-01-01", None),
+        ),
+    ];
+    let b = run_with(csv, &groups, "2026-12", &Params::national_defaults());
+    let row = |id: &str, per: &str| {
+        let p = PersonId::parse(id).unwrap();
+        b.months
+            .iter()
+            .find(|r| r.person == p && r.period == m(per))
+            .map(|r| (r.benefit, r.reason, r.special_group))
+    };
+    let first = |id: &str| {
+        let p = PersonId::parse(id).unwrap();
+        b.months.iter().find(|r| r.person == p).map(|r| r.period)
+    };
+    assert_eq!(first("370202195512120816"), Some(m("2026-05")));
+    assert_eq!(first("370202196506060946"), Some(m("2025-01")));
+    assert_eq!(first("370202198001010133"), Some(m("2026-01")));
+    use SpecialGroup::*;
+    assert_eq!(
+        row("370202195512120816", "2026-05"),
+        Some((Benefit::Active, Reason::SpecialGroupExempt, Some(Dibao)))
+    );
+    assert_eq!(
+        row("370202196506060946", "2025-06"),
+        Some((Benefit::Active, Reason::SpecialGroupExempt, Some(Tekun)))
+    );
+    assert_eq!(
+        row("370202196506060946", "2025-07"),
+        Some((Benefit::Active, Reason::SpecialGroupExempt, None))
+    );
+    assert_eq!(
+        row("370202196506060946", "2026-01"),
+        Some((Benefit::Active, Reason::ResidentCovered, None))
+    );
+    assert_eq!(
+        row("370202198001010133", "2026-01"),
+        Some((
+            Benefit::Active,
+            Reason::SpecialGroupExempt,
+            Some(DisabledSevere)
+        ))
+    );
+    let f: Vec<_> = b
+        .findings
+        .iter()
+        .map(|f| (f.person.to_string(), f.period.to_string(), f.code))
+        .collect();
+    assert_eq!(
+        f,
+        vec![
+            (
+                "370202196506060946".into(),
+                "2026-01".into(),
+                FindingCode::SubsidyWithoutStatus
+            ),
+            (
+                "370202198001010133".into(),
+                "2025-01".into(),
+                FindingCode::StatusGap
+            ),
+            (
+                "370202198001010133".into(),
+                "2026-01".into(),
+                FindingCode::StatusWithoutSubsidy
+            ),
+        ]
+    );
+}
+
+#[test]
+fn subsidy_mismatch_uses_the_group_on_the_payment_day() {
+    let csv = "
+370202195512120816,2026-01,resident,government,200.00,,2025-11-20,370200
+370202195512120816,2026-01,resident,individual,200.00,,2025-11-20,370200";
+    let groups = [(
+        "370202195512120816",
+        grp(SpecialGroup::Dibao, "2025-01-01", None),
+    )];
+    let b = run_with(csv, &groups, "2026-12", &Params::national_defaults());
+    // dibao 0.9 × 400.00 = 360.00 expected, 200.00 paid; and no enrolment at all in 2025.
+    let f: Vec<_> = b
+        .findings
+        .iter()
+        .map(|f| (f.period.to_string(), f.code))
+        .collect();
+    assert_eq!(
+        f,
+        vec![
+            ("2025-01".into(), FindingCode::StatusGap),
+            ("2026-01".into(), FindingCode::SubsidyMismatch)
+        ]
+    );
+}
+
+#[test]
+fn scenario_08_newborn_covered_from_birth() {
+    let csv = "370202202610200150,2026-01,resident,individual,400.00,,2026-12-01,370200";
+    let b = run(csv, "2026-12");
+    assert_eq!(
+        months(&b),
+        vec![
+            ("2026-10".into(), Benefit::Active, Reason::Newborn),
+            ("2026-11".into(), Benefit::Active, Reason::Newborn),
+            ("2026-12".into(), Benefit::Active, Reason::Newborn),
+        ]
+    );
+    let s = &b.status[0];
+    assert_eq!(
+        (s.gender, s.birth_date, s.benefit, s.lump_sum_estimate),
+        (Gender::Male, d("2026-10-20"), Benefit::Active, None)
+    );
+}
+
+#[test]
+fn window_crossing_the_year_end_and_grace_date() {
+    let mut p = Params::national_defaults();
+    p.resident_window_open = MonthDay { month: 9, day: 15 };
+    p.resident_window_close = MonthDay { month: 2, day: 28 }; // Nanchang
+    assert_eq!(resident::window_close(&p, 2026), d("2026-02-28"));
+    assert_eq!(
+        resident::window_close(&Params::national_defaults(), 2026),
+        d("2025-12-31")
+    );
+    // Insured 2025, pays 2026 on 2026-02-10: inside Nanchang's window → covered from Jan 1.
+    let csv = "
+370202197505050628,2025-01,resident,individual,400.00,,2024-10-01,370200
+370202197505050628,2026-01,resident,individual,400.00,,2026-02-10,370200";
+    let b = run_with(csv, &[], "2026-12", &p);
+    assert_eq!(
+        months(&b)[12],
+        ("2026-01".into(), Benefit::Active, Reason::ResidentCovered)
+    );
+    // Fujian grace 02-28: after the window but by the grace date → covered from P(Y), no wait.
+    let mut f = Params::national_defaults();
+    f.resident_grace_until = Some(MonthDay { month: 2, day: 28 });
+    let b = run_with(csv, &[], "2026-12", &f);
+    assert_eq!(
+        months(&b)[12],
+        ("2026-01".into(), Benefit::Suspended, Reason::NotEnrolled)
+    );
+    assert_eq!(
+        months(&b)[13],
+        ("2026-02".into(), Benefit::Active, Reason::ResidentCovered)
+    );
+}
+
+#[test]
+fn switch_from_employee_within_three_months_is_continuous() {
+    // Employee until 2025-10, then resident 2026 paid in March: continuous (switch gap ≤ 3),
+    // but outside the window → fixed wait 3 from the payment day.
+    let csv = "
+370202198503120113,2025-09,employee,employer,800.00,8000.00,2025-09-20,370200
+370202198503120113,2025-10,employee,employer,800.00,8000.00,2025-10-20,370200
+370202198503120113,2026-01,resident,individual,400.00,,2025-12-20,370200";
+    let b = run(csv, "2026-03");
+    let r = b.months.iter().find(|r| r.period == m("2026-01")).unwrap();
+    assert_eq!(
+        (r.scheme, r.benefit, r.reason),
+        (Scheme::Resident, Benefit::Active, Reason::ResidentCovered)
+    );
+    // Nov–Dec 2025: the employee gap (individual, open) is suspended, no resident cover yet.
+    assert_eq!(b.status[0].scheme, Scheme::Resident);
+    assert_eq!(b.status[0].resident_continuous_years, 2);
+}
+
+#[test]
+fn incentive_raise_is_capped() {
+    let p = Params::national_defaults();
+    assert_eq!(resident::incentive_raise(&p, 4, 0), Fen(0));
+    assert_eq!(resident::incentive_raise(&p, 5, 0), Fen(100_000));
+    assert_eq!(resident::incentive_raise(&p, 200, 0), Fen(6_000_000)); // 20 % of 300 000.00
+}
