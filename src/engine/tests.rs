@@ -325,7 +325,8 @@ fn employer_gap_past_the_six_month_window_is_a_break() {
         months(&b)[2],
         ("2025-03".into(), Benefit::Waiting, Reason::BreakWait)
     );
-    assert_eq!(b.status[0].cumulative_months, 2);
+    // Cumulative months count back-paid months too (§4), even in a break.
+    assert_eq!(b.status[0].cumulative_months, 3);
 }
 
 #[test]
