@@ -430,7 +430,7 @@ mod tests {
         assert_eq!(Fen::parse("1e3"), None);
         assert_eq!(Fen::parse(""), None);
         assert_eq!(Fen::parse("."), None);
-        assert_eq!(Fen(131_712_00).to_string(), "131712.00");
+        assert_eq!(Fen(13_171_200).to_string(), "131712.00");
         assert_eq!(Fen(-5).to_string(), "-0.05");
         // 8000.00 × 0.10 = 800.00; 333.35 × 0.10 = 33.335 → 33.34 (half-up)
         assert_eq!(Fen(800_000).times_rate(Rate::from_f64(0.10)), Fen(80_000));
