@@ -1,1 +1,391 @@
-//! TODO
+//! One function per CLI subcommand, wiring the stages together:
+//! config → ingest/validate → engine (rayon over person chunks) → output → manifest.
+
+use crate::config::{Pipeline, RuleSet};
+use crate::domain::{Date, Fen, Month};
+use crate::engine::{self, Batch, GroupInterval, PersonInput, PersonRows};
+use crate::error::{Error, Result};
+use crate::id::PersonId;
+use crate::ledger::{InputKind, Inputs, LedgerRows};
+use crate::{manifest, output, validate};
+use rayon::prelude::*;
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Progress lines on stderr — only on a terminal and without `--quiet` (CONTRACT §1).
+pub struct Progress {
+    enabled: bool,
+    start: Instant,
+}
+
+impl Progress {
+    pub fn new(quiet: bool) -> Progress {
+        Progress { enabled: !quiet && std::io::stderr().is_terminal(), start: Instant::now() }
+    }
+    pub fn say(&self, msg: impl AsRef<str>) {
+        if self.enabled {
+            eprintln!("[{:>7.2}s] {}", self.start.elapsed().as_secs_f64(), msg.as_ref());
+        }
+    }
+}
+
+/// Options shared by `run` (and, later, `backfill`).
+pub struct RunOptions {
+    pub pipeline: PathBuf,
+    pub as_of: Option<Month>,
+    pub out: Option<PathBuf>,
+    pub quiet: bool,
+}
+
+/// What a finished run reports back to `main` (which maps it to an exit code).
+pub struct RunOutcome {
+    pub as_of: Month,
+    pub quality_gate_failed: bool,
+}
+
+/// Per-stage wall times in milliseconds (the manifest's only non-deterministic part).
+#[derive(Default)]
+pub struct Timings(pub BTreeMap<String, u64>);
+
+impl Timings {
+    fn time<T>(&mut self, stage: &str, f: impl FnOnce() -> T) -> T {
+        let t = Instant::now();
+        let v = f();
+        self.0.insert(stage.to_string(), t.elapsed().as_millis() as u64);
+        v
+    }
+}
+
+/// Loaded configuration and validated inputs, independent of `as_of`.
+pub struct Loaded {
+    pub pipeline: Pipeline,
+    pub rules: RuleSet,
+    pub inputs: Inputs,
+}
+
+pub fn load(pipeline: &Path, out: Option<PathBuf>, progress: &Progress, timings: &mut Timings) -> Result<Loaded> {
+    let mut pipeline = Pipeline::load(pipeline)?;
+    if let Some(out) = out {
+        pipeline.out_dir = out;
+    }
+    let rules = RuleSet::load(&pipeline.rules_path)?;
+    progress.say(format!("rules {} loaded", pipeline.rules_path.display()));
+    let inputs = timings.time("read_and_validate", || {
+        validate::read_inputs(
+            &pipeline.ledger,
+            pipeline.special_groups.as_deref(),
+            pipeline.claims.as_deref(),
+            pipeline.encoding,
+        )
+    })?;
+    let counts = Counts::of(&inputs, None);
+    progress.say(format!(
+        "read {} files: {} rows, {} accepted, {} rejected",
+        inputs.files.len(),
+        counts.rows_read,
+        counts.rows_accepted,
+        counts.rows_rejected
+    ));
+    Ok(Loaded { pipeline, rules, inputs })
+}
+
+/// `as_of` defaults to the latest period present in the accepted ledger rows.
+pub fn default_as_of(inputs: &Inputs, pipeline: &Pipeline) -> Result<Month> {
+    inputs.ledger.period.iter().max().copied().ok_or_else(|| {
+        Error::input(&pipeline.ledger, "no accepted ledger rows to take the default --as-of from; pass --as-of")
+    })
+}
+
+/// Ledger row counts for the manifest `totals` (CONTRACT §4).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub rows_read: u64,
+    pub rows_accepted: u64,
+    pub rows_rejected: u64,
+    pub future_rows: u64,
+}
+
+impl Counts {
+    pub fn of(inputs: &Inputs, as_of: Option<Month>) -> Counts {
+        let mut c = Counts::default();
+        for f in inputs.files.iter().filter(|f| f.kind == InputKind::Ledger) {
+            c.rows_read += f.rows_read;
+            c.rows_accepted += f.rows_accepted;
+            c.rows_rejected += f.rows_rejected;
+        }
+        if let Some(a) = as_of {
+            c.future_rows = future_rows_per_file(&inputs.ledger, a.last_day(), inputs.files.len()).iter().sum();
+        }
+        c
+    }
+    pub fn reject_ratio(&self) -> f64 {
+        if self.rows_read == 0 { 0.0 } else { self.rows_rejected as f64 / self.rows_read as f64 }
+    }
+}
+
+/// Accepted rows paid after `K`, per input file (RULES.md §1).
+pub fn future_rows_per_file(rows: &LedgerRows, k: Date, files: usize) -> Vec<u64> {
+    let mut per = vec![0u64; files];
+    for (i, p) in rows.paid_on.iter().enumerate() {
+        if p.is_some_and(|d| d > k) {
+            per[rows.file[i] as usize] += 1;
+        }
+    }
+    per
+}
+
+/// The engine's input, prepared once per set of inputs (sorted, grouped by person) and
+/// reusable for any `as_of` (backfill evaluates many months from one preparation).
+pub struct Prepared {
+    pub rows: LedgerRows,
+    pub persons: Vec<PersonSlot>,
+    pub groups: Vec<GroupInterval>,
+    pub claims: Vec<(i32, Fen)>,
+    pub claims_given: bool,
+    pub regions: Vec<u32>,
+}
+
+/// One person's ranges into [`Prepared`]'s sorted vectors.
+pub struct PersonSlot {
+    pub person: PersonId,
+    pub rows: Range<usize>,
+    pub groups: Range<usize>,
+    pub claims: Range<usize>,
+}
+
+pub fn prepare(inputs: &Inputs) -> Prepared {
+    let (rows, ranges) = engine::sort_for_engine(&inputs.ledger);
+    // Registry and claims, grouped by person in input order.
+    let reg = &inputs.registry;
+    let mut gidx: Vec<usize> = (0..reg.person.len()).collect();
+    gidx.sort_by_key(|&i| (reg.person[i], i));
+    let groups: Vec<GroupInterval> = gidx
+        .iter()
+        .map(|&i| GroupInterval { group: reg.group[i], valid_from: reg.valid_from[i], valid_to: reg.valid_to[i] })
+        .collect();
+    let gpersons: Vec<PersonId> = gidx.iter().map(|&i| reg.person[i]).collect();
+    let cl = &inputs.claims;
+    let mut cidx: Vec<usize> = (0..cl.person.len()).collect();
+    cidx.sort_by_key(|&i| (cl.person[i], i));
+    let claims: Vec<(i32, Fen)> = cidx.iter().map(|&i| (cl.year[i], cl.fund_paid[i])).collect();
+    let cpersons: Vec<PersonId> = cidx.iter().map(|&i| cl.person[i]).collect();
+
+    // Union of people with ledger rows and people in the registry (registry-only people
+    // still get STATUS_GAP findings, RULES §6). Claims alone make no person.
+    let mut persons = Vec::with_capacity(ranges.len());
+    let (mut li, mut gi, mut ci) = (0usize, 0usize, 0usize);
+    loop {
+        let lp = ranges.get(li).map(|r| rows.person[r.start]);
+        let gp = gpersons.get(gi).copied();
+        let person = match (lp, gp) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) => a,
+            (None, Some(b)) => b,
+            (None, None) => break,
+        };
+        let row_range = if lp == Some(person) {
+            li += 1;
+            ranges[li - 1].clone()
+        } else {
+            0..0
+        };
+        let g0 = gi;
+        while gi < gpersons.len() && gpersons[gi] == person {
+            gi += 1;
+        }
+        while ci < cpersons.len() && cpersons[ci] < person {
+            ci += 1;
+        }
+        let c0 = ci;
+        while ci < cpersons.len() && cpersons[ci] == person {
+            ci += 1;
+        }
+        persons.push(PersonSlot { person, rows: row_range, groups: g0..gi, claims: c0..ci });
+    }
+    let mut regions: Vec<u32> = rows.region.clone();
+    regions.extend(gpersons.iter().map(|p| p.id_region()));
+    regions.sort_unstable();
+    regions.dedup();
+    let claims_given = inputs.files.iter().any(|f| f.kind == InputKind::Claims);
+    Prepared { rows, persons, groups, claims, claims_given, regions }
+}
+
+impl Prepared {
+    pub fn input(&self, slot: &PersonSlot) -> PersonInput<'_> {
+        PersonInput {
+            person: slot.person,
+            rows: PersonRows::slice(&self.rows, slot.rows.clone()),
+            groups: &self.groups[slot.groups.clone()],
+            claims: &self.claims[slot.claims.clone()],
+            claims_given: self.claims_given,
+        }
+    }
+}
+
+/// People per rayon task: large enough to amortise scheduling, small enough to balance.
+const CHUNK: usize = 2048;
+
+/// Evaluates everyone as of `as_of`, in parallel over contiguous person chunks; the
+/// batch is in person order whatever the thread count.
+pub fn evaluate<P: engine::ParamSource>(prep: &Prepared, params: &P, as_of: Month) -> Batch {
+    let batches: Vec<Batch> = prep
+        .persons
+        .par_chunks(CHUNK)
+        .map(|chunk| {
+            let mut b = Batch::default();
+            for slot in chunk {
+                engine::evaluate_person(&prep.input(slot), params, as_of, &mut b);
+            }
+            b
+        })
+        .collect();
+    let mut all = Batch::default();
+    all.months.reserve(batches.iter().map(|b| b.months.len()).sum());
+    for b in batches {
+        all.append(b);
+    }
+    all
+}
+
+/// `ledgerflow run`.
+pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
+    let progress = Progress::new(opts.quiet);
+    let mut timings = Timings::default();
+    let loaded = load(&opts.pipeline, opts.out.clone(), &progress, &mut timings)?;
+    let as_of = match opts.as_of {
+        Some(a) => a,
+        None => default_as_of(&loaded.inputs, &loaded.pipeline)?,
+    };
+    let prep = timings.time("prepare", || prepare(&loaded.inputs));
+    let resolver = loaded.rules.resolver(&prep.regions);
+    write_snapshot(&loaded, &prep, &resolver, as_of, &progress, timings)
+}
+
+/// Evaluates and writes one `as_of` snapshot from loaded and prepared inputs.
+pub fn write_snapshot(
+    loaded: &Loaded,
+    prep: &Prepared,
+    resolver: &crate::config::Resolver,
+    as_of: Month,
+    progress: &Progress,
+    mut timings: Timings,
+) -> Result<RunOutcome> {
+    let Loaded { pipeline, rules, inputs } = loaded;
+    progress.say(format!("evaluating {} people as of {as_of}", prep.persons.len()));
+    let batch = timings.time("engine", || evaluate(prep, resolver, as_of));
+    progress.say(format!(
+        "{} person-months, {} gaps, {} findings",
+        batch.months.len(),
+        batch.gaps.len(),
+        batch.findings.len()
+    ));
+    let counts = Counts::of(inputs, Some(as_of));
+    let quality_gate_failed = pipeline.max_reject_ratio.is_some_and(|max| counts.reject_ratio() > max);
+    let tables: Vec<&str> = pipeline.tables.iter().map(|t| t.as_str()).collect();
+    output::clean_leftovers(&pipeline.out_dir)?;
+    let keys = output::KeyMode::Raw;
+    let outputs = timings.time("write", || {
+        output::write_tables(&pipeline.out_dir, as_of, &tables, &batch, &inputs.rejects, &keys, &rules.sha256)
+    })?;
+    progress.say(format!("wrote {} files under {}", outputs.len(), pipeline.out_dir.display()));
+    let future = future_rows_per_file(&inputs.ledger, as_of.last_day(), inputs.files.len());
+    manifest::write(&manifest::ManifestInput {
+        out: &pipeline.out_dir,
+        as_of,
+        pipeline,
+        rules,
+        inputs,
+        future_rows: &future,
+        counts,
+        outputs: &outputs,
+        exit_status: if quality_gate_failed { 3 } else { 0 },
+        timings: &timings.0,
+    })?;
+    if quality_gate_failed {
+        progress.say(format!(
+            "reject ratio {:.4} exceeds max_reject_ratio {}",
+            counts.reject_ratio(),
+            pipeline.max_reject_ratio.unwrap_or(1.0)
+        ));
+    }
+    Ok(RunOutcome { as_of, quality_gate_failed })
+}
+
+/// `ledgerflow validate`: the same counts as a run, printed, without writing tables.
+pub fn validate(pipeline: &Path, as_of: Option<Month>) -> Result<RunOutcome> {
+    let progress = Progress::new(true);
+    let mut timings = Timings::default();
+    let loaded = load(pipeline, None, &progress, &mut timings)?;
+    let as_of = match as_of {
+        Some(a) => a,
+        None => default_as_of(&loaded.inputs, &loaded.pipeline).unwrap_or_default(),
+    };
+    let counts = Counts::of(&loaded.inputs, Some(as_of));
+    let mut by_type: BTreeMap<&str, u64> = BTreeMap::new();
+    for r in &loaded.inputs.rejects {
+        *by_type.entry(r.error_type.as_str()).or_default() += 1;
+    }
+    println!("as_of: {as_of}");
+    for f in &loaded.inputs.files {
+        println!(
+            "{} {}: read {}, accepted {}, rejected {}",
+            f.kind.as_str(),
+            f.path,
+            f.rows_read,
+            f.rows_accepted,
+            f.rows_rejected
+        );
+    }
+    println!("rows_read: {}", counts.rows_read);
+    println!("rows_accepted: {}", counts.rows_accepted);
+    println!("rows_rejected: {}", counts.rows_rejected);
+    println!("future_rows: {}", counts.future_rows);
+    for (t, n) in &by_type {
+        println!("rejects {t}: {n}");
+    }
+    let quality_gate_failed = loaded.pipeline.max_reject_ratio.is_some_and(|max| counts.reject_ratio() > max);
+    Ok(RunOutcome { as_of, quality_gate_failed })
+}
+
+/// `ledgerflow explain`: one person's timeline as text or JSON.
+pub fn explain(pipeline: &Path, person: &str, as_of: Option<Month>, json: bool) -> Result<String> {
+    let id = PersonId::parse(person.trim())
+        .map_err(|e| Error::Usage(format!("--person: {}", e.message())))?;
+    let progress = Progress::new(true);
+    let mut timings = Timings::default();
+    let loaded = load(pipeline, None, &progress, &mut timings)?;
+    let as_of = match as_of {
+        Some(a) => a,
+        None => default_as_of(&loaded.inputs, &loaded.pipeline)?,
+    };
+    let prep = prepare(&loaded.inputs);
+    let slot = prep
+        .persons
+        .binary_search_by_key(&id, |s| s.person)
+        .ok()
+        .map(|i| &prep.persons[i])
+        .ok_or_else(|| Error::input(&loaded.pipeline.ledger, "this person has no accepted ledger or registry rows"))?;
+    let resolver = loaded.rules.resolver(&prep.regions);
+    let mut batch = Batch::default();
+    let input = prep.input(slot);
+    let verdict = engine::evaluate_person(&input, &resolver, as_of, &mut batch);
+    let report = crate::explain::build(&crate::explain::ExplainInput {
+        person: id,
+        as_of,
+        rows: input.rows,
+        files: &loaded.inputs.files,
+        groups: input.groups,
+        batch: &batch,
+        verdict: &verdict,
+        rules: &loaded.rules,
+        params: &resolver,
+    });
+    if json {
+        serde_json::to_string_pretty(&report).map_err(|e| Error::Internal(e.to_string()))
+    } else {
+        Ok(crate::explain::render_text(&report))
+    }
+}

@@ -12,6 +12,7 @@ pub mod config;
 pub mod domain;
 pub mod engine;
 pub mod error;
+pub mod explain;
 pub mod generate;
 pub mod id;
 pub mod ingest;

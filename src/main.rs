@@ -1,1 +1,157 @@
-fn main() {}
+//! The `ledgerflow` binary: parses arguments, calls the library, maps errors to exit
+//! codes (CONTRACT.md §1): 0 success, 1 failure, 2 usage, 3 data-quality gate.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use ledgerflow::commands::{self, RunOptions};
+use ledgerflow::domain::Month;
+use ledgerflow::error::Error;
+use ledgerflow::generate;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "ledgerflow", version, about = "Contribution ledgers → per-person medical-insurance status tables (Parquet)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+fn parse_month(s: &str) -> Result<Month, String> {
+    Month::parse(s).ok_or_else(|| format!("expected a month YYYY-MM, got {s:?}"))
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Evaluate every person as of a month and write the tables and the manifest.
+    Run {
+        /// The pipeline file (e.g. pipelines/sample.toml).
+        pipeline: PathBuf,
+        /// Evaluate as of this month (default: the latest period in the accepted rows).
+        #[arg(long, value_parser = parse_month)]
+        as_of: Option<Month>,
+        /// Output folder (overrides [outputs].dir).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Silence progress on stderr.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Read and validate the inputs; print the counts; write no tables.
+    Validate {
+        pipeline: PathBuf,
+        #[arg(long, value_parser = parse_month)]
+        as_of: Option<Month>,
+    },
+    /// Explain one person's statuses month by month, with the rules, dates and rows behind them.
+    Explain {
+        pipeline: PathBuf,
+        /// The person's ID number (raw, even when outputs are pseudonymised).
+        #[arg(long)]
+        person: String,
+        #[arg(long, value_parser = parse_month)]
+        as_of: Option<Month>,
+        #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
+        format: ExplainFormat,
+    },
+    /// Write a synthetic ledger (deterministic for a seed).
+    Generate {
+        #[arg(long)]
+        persons: u64,
+        #[arg(long)]
+        months: u32,
+        #[arg(long, value_parser = parse_month)]
+        start: Month,
+        #[arg(long)]
+        seed: u64,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Csv)]
+        format: Format,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ExplainFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Csv,
+    Parquet,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match dispatch(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("ledgerflow: {e}");
+            ExitCode::from(match e {
+                Error::Usage(_) => 2,
+                _ => 1,
+            })
+        }
+    }
+}
+
+fn set_threads(threads: Option<usize>) -> Result<(), Error> {
+    if let Some(n) = threads {
+        if n == 0 {
+            return Err(Error::Usage("--threads must be at least 1".into()));
+        }
+        // SAFETY: called before any other thread exists (first thing in the command),
+        // so nothing can read the environment concurrently.
+        unsafe { std::env::set_var("POLARS_MAX_THREADS", n.to_string()) };
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+            .map_err(|e| Error::Internal(format!("thread pool: {e}")))?;
+    }
+    Ok(())
+}
+
+fn dispatch(cli: Cli) -> Result<u8, Error> {
+    match cli.command {
+        Command::Run { pipeline, as_of, out, threads, quiet } => {
+            set_threads(threads)?;
+            let outcome = commands::run(&RunOptions { pipeline, as_of, out, quiet })?;
+            Ok(if outcome.quality_gate_failed { 3 } else { 0 })
+        }
+        Command::Validate { pipeline, as_of } => {
+            let outcome = commands::validate(&pipeline, as_of)?;
+            Ok(if outcome.quality_gate_failed { 3 } else { 0 })
+        }
+        Command::Explain { pipeline, person, as_of, format } => {
+            let text = commands::explain(&pipeline, &person, as_of, matches!(format, ExplainFormat::Json))?;
+            println!("{text}");
+            Ok(0)
+        }
+        Command::Generate { persons, months, start, seed, out, format } => {
+            let args = generate::GenerateArgs {
+                persons,
+                months,
+                start,
+                seed,
+                out,
+                format: match format {
+                    Format::Csv => generate::Format::Csv,
+                    Format::Parquet => generate::Format::Parquet,
+                },
+            };
+            let mut say = |m: &str| eprintln!("{m}");
+            generate::generate(&args, &mut say)?;
+            Ok(0)
+        }
+    }
+}
