@@ -43,6 +43,26 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Write one snapshot per month from --from to --to (inputs are read once).
+    Backfill {
+        pipeline: PathBuf,
+        #[arg(long, value_parser = parse_month)]
+        from: Month,
+        #[arg(long, value_parser = parse_month)]
+        to: Month,
+        /// Output folder (overrides [outputs].dir).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Silence progress on stderr.
+        #[arg(long)]
+        quiet: bool,
+        /// Recompute months whose manifest says they are up to date.
+        #[arg(long)]
+        force: bool,
+    },
     /// Read and validate the inputs; print the counts; write no tables.
     Validate {
         pipeline: PathBuf,
@@ -141,6 +161,11 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                 out,
                 quiet,
             })?;
+            Ok(if outcome.quality_gate_failed { 3 } else { 0 })
+        }
+        Command::Backfill { pipeline, from, to, out, threads, quiet, force } => {
+            set_threads(threads)?;
+            let outcome = commands::backfill(&commands::BackfillOptions { pipeline, from, to, out, quiet, force })?;
             Ok(if outcome.quality_gate_failed { 3 } else { 0 })
         }
         Command::Validate { pipeline, as_of } => {
