@@ -304,7 +304,10 @@ pub struct BackfillOutcome {
 /// present, is skipped unless `force`. A failure names the month; finished months stay.
 pub fn backfill(opts: &BackfillOptions) -> Result<BackfillOutcome> {
     if opts.from > opts.to {
-        return Err(Error::Usage(format!("--from {} is after --to {}", opts.from, opts.to)));
+        return Err(Error::Usage(format!(
+            "--from {} is after --to {}",
+            opts.from, opts.to
+        )));
     }
     let progress = Progress::new(opts.quiet);
     let mut timings = Timings::default();
@@ -314,7 +317,11 @@ pub fn backfill(opts: &BackfillOptions) -> Result<BackfillOutcome> {
     let prep = timings.time("prepare", || prepare(&loaded.inputs));
     let resolver = loaded.rules.resolver(&prep.regions);
     let months = opts.to.0 - opts.from.0 + 1;
-    let mut outcome = BackfillOutcome { written: Vec::new(), skipped: Vec::new(), quality_gate_failed: false };
+    let mut outcome = BackfillOutcome {
+        written: Vec::new(),
+        skipped: Vec::new(),
+        quality_gate_failed: false,
+    };
     for (i, m) in (opts.from.0..=opts.to.0).map(Month).enumerate() {
         if !opts.force && up_to_date(&loaded, m) {
             progress.say(format!("[{}/{months}] {m}: up to date, skipped", i + 1));
@@ -323,7 +330,10 @@ pub fn backfill(opts: &BackfillOptions) -> Result<BackfillOutcome> {
         }
         progress.say(format!("[{}/{months}] {m}", i + 1));
         let done = write_snapshot(&loaded, &prep, &resolver, m, &progress, timings.clone())
-            .map_err(|e| Error::Output { path: format!("backfill month {m}"), message: e.to_string() })?;
+            .map_err(|e| Error::Output {
+                path: format!("backfill month {m}"),
+                message: e.to_string(),
+            })?;
         outcome.quality_gate_failed |= done.quality_gate_failed;
         outcome.written.push(m);
     }
@@ -338,12 +348,19 @@ fn up_to_date(loaded: &Loaded, as_of: Month) -> bool {
         return false;
     };
     let same_inputs = m.inputs.len() == loaded.inputs.files.len()
-        && m.inputs.iter().zip(&loaded.inputs.files).all(|(a, b)| a.path == b.path && a.sha256 == b.sha256);
+        && m.inputs
+            .iter()
+            .zip(&loaded.inputs.files)
+            .all(|(a, b)| a.path == b.path && a.sha256 == b.sha256);
     let tables: Vec<&str> = loaded.pipeline.tables.iter().map(|t| t.as_str()).collect();
-    let same_outputs = m.outputs.iter().map(|o| o.table.as_str()).eq(tables.iter().copied())
-        && m.outputs.iter().all(|o| {
-            std::fs::metadata(out.join(&o.path)).is_ok_and(|md| md.len() == o.bytes)
-        });
+    let same_outputs = m
+        .outputs
+        .iter()
+        .map(|o| o.table.as_str())
+        .eq(tables.iter().copied())
+        && m.outputs
+            .iter()
+            .all(|o| std::fs::metadata(out.join(&o.path)).is_ok_and(|md| md.len() == o.bytes));
     m.version == env!("CARGO_PKG_VERSION")
         && m.pipeline.sha256 == loaded.pipeline.sha256
         && m.rules.sha256 == loaded.rules.sha256

@@ -163,9 +163,24 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             })?;
             Ok(if outcome.quality_gate_failed { 3 } else { 0 })
         }
-        Command::Backfill { pipeline, from, to, out, threads, quiet, force } => {
+        Command::Backfill {
+            pipeline,
+            from,
+            to,
+            out,
+            threads,
+            quiet,
+            force,
+        } => {
             set_threads(threads)?;
-            let outcome = commands::backfill(&commands::BackfillOptions { pipeline, from, to, out, quiet, force })?;
+            let outcome = commands::backfill(&commands::BackfillOptions {
+                pipeline,
+                from,
+                to,
+                out,
+                quiet,
+                force,
+            })?;
             Ok(if outcome.quality_gate_failed { 3 } else { 0 })
         }
         Command::Validate { pipeline, as_of } => {

@@ -38,6 +38,40 @@ impl KeyMode {
             KeyMode::Pseudonym(k) => crate::digest::hmac_sha256_hex(k, p.to_string().as_bytes()),
         }
     }
+
+    /// Free text (reject messages and raw rows) safe to write: under pseudonyms every
+    /// ID-like token — a run of 15 or more digits, possibly ending in `X` — is replaced
+    /// by the HMAC of its upper-cased text, so even malformed IDs never appear raw.
+    pub fn mask(&self, text: &str) -> String {
+        let KeyMode::Pseudonym(k) = self else {
+            return text.to_string();
+        };
+        let b = text.as_bytes();
+        let mut out = String::with_capacity(text.len());
+        let mut i = 0;
+        while i < b.len() {
+            let mut j = i;
+            while j < b.len()
+                && (b[j].is_ascii_digit() || ((b[j] == b'X' || b[j] == b'x') && j > i))
+            {
+                j += 1;
+            }
+            if j - i >= 15 {
+                let token = text[i..j].to_ascii_uppercase();
+                out.push_str(&crate::digest::hmac_sha256_hex(k, token.as_bytes()));
+                i = j;
+            } else {
+                let step = if j > i {
+                    j - i
+                } else {
+                    text[i..].chars().next().map_or(1, char::len_utf8)
+                };
+                out.push_str(&text[i..i + step]);
+                i += step;
+            }
+        }
+        out
+    }
 }
 
 /// One written output file, for the manifest.
@@ -99,7 +133,7 @@ pub fn write_tables(
             OutputTable::PersonStatus => person_status(batch, keys, rules_sha256)?,
             OutputTable::Gaps => gaps(batch, keys)?,
             OutputTable::Findings => findings(batch, keys)?,
-            OutputTable::Rejects => rejects_frame(rejects)?,
+            OutputTable::Rejects => rejects_frame(rejects, keys)?,
         };
         written.push(write_partition(out, t.as_str(), as_of, &mut df)?);
     }
@@ -362,7 +396,7 @@ fn findings(b: &Batch, keys: &KeyMode) -> Result<DataFrame> {
     c.finish()
 }
 
-fn rejects_frame(rejects: &[Reject]) -> Result<DataFrame> {
+fn rejects_frame(rejects: &[Reject], keys: &KeyMode) -> Result<DataFrame> {
     let mut order: Vec<usize> = (0..rejects.len()).collect();
     order.sort_by(|&a, &b| {
         let (x, y) = (&rejects[a], &rejects[b]);
@@ -384,9 +418,9 @@ fn rejects_frame(rejects: &[Reject]) -> Result<DataFrame> {
     );
     c.plain(
         "message",
-        rejects.iter().map(|r| r.message.clone()).collect(),
+        rejects.iter().map(|r| keys.mask(&r.message)).collect(),
     );
-    c.plain("raw", rejects.iter().map(|r| r.raw.clone()).collect());
+    c.plain("raw", rejects.iter().map(|r| keys.mask(&r.raw)).collect());
     c.finish()
 }
 
@@ -486,4 +520,30 @@ pub fn write_file_atomically(path: &Path, data: &[u8]) -> Result<()> {
     drop(f);
     std::fs::rename(&tmp, path).map_err(io_err(path, "cannot move into place"))?;
     fsync_dir(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masking_replaces_every_id_like_token_and_nothing_else() {
+        let keys = KeyMode::Pseudonym(b"k".to_vec());
+        let raw = "37020219850312011x,2025-13,employee,800.00,8000.00,2025-01-20,370200";
+        let masked = keys.mask(raw);
+        let h = crate::digest::hmac_sha256_hex(b"k", b"37020219850312011X");
+        assert_eq!(
+            masked,
+            format!("{h},2025-13,employee,800.00,8000.00,2025-01-20,370200")
+        );
+        assert_eq!(
+            keys.mask("bad check digit in 123456789012345 (15)"),
+            format!(
+                "bad check digit in {} (15)",
+                crate::digest::hmac_sha256_hex(b"k", b"123456789012345")
+            )
+        );
+        assert_eq!(keys.mask("短 12345678901234 ok"), "短 12345678901234 ok");
+        assert_eq!(KeyMode::Raw.mask(raw), raw);
+    }
 }
