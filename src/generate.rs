@@ -330,7 +330,12 @@ fn birth_between(rng: &mut Rng, from_year: i32, to_year: i32) -> Date {
 }
 
 /// Registry entries: ≈3 % of people, more among residents.
-fn special_groups(rng: &mut Rng, kind: Kind, span: &Span, birth: Date) -> Vec<(SpecialGroup, Date, Option<Date>)> {
+fn special_groups(
+    rng: &mut Rng,
+    kind: Kind,
+    span: &Span,
+    birth: Date,
+) -> Vec<(SpecialGroup, Date, Option<Date>)> {
     let p = if kind == Kind::Resident { 0.2 } else { 0.01 };
     if !rng.chance(p) {
         return Vec::new();
@@ -356,11 +361,23 @@ fn special_groups(rng: &mut Rng, kind: Kind, span: &Span, birth: Date) -> Vec<(S
 /// Employee or flexible history (RULES.md §3–4 situations).
 fn employee_family(rng: &mut Rng, p: &mut Person, span: &Span, flexible_first: bool) {
     let n = span.n();
-    let first = if rng.chance(0.8) { 0 } else { rng.range(1, (n - 1).max(1) as i64) as i32 };
-    let last = if rng.chance(0.1) { rng.range(first as i64, (n - 1) as i64) as i32 } else { n - 1 };
+    let first = if rng.chance(0.8) {
+        0
+    } else {
+        rng.range(1, (n - 1).max(1) as i64) as i32
+    };
+    let last = if rng.chance(0.1) {
+        rng.range(first as i64, (n - 1) as i64) as i32
+    } else {
+        n - 1
+    };
     let mut flexible = flexible_first;
     let mut employer = employer_id(rng, p.region);
-    let mut base = if flexible { random_base(rng, 4000, 15000) } else { random_base(rng, 3000, 30000) };
+    let mut base = if flexible {
+        random_base(rng, 4000, 15000)
+    } else {
+        random_base(rng, 3000, 30000)
+    };
     let mut k = first;
     while k <= last {
         let m = span.start.plus(k);
@@ -386,7 +403,16 @@ fn employee_family(rng: &mut Rng, p: &mut Person, span: &Span, flexible_first: b
                     for j in 0..gap {
                         let mm = m.plus(j);
                         let d = day_in(rng, mm, 10, 20);
-                        p.push(span, mm, Scheme::Employee, Payer::UnemploymentFund, amount, Some(base), Some(d), "");
+                        p.push(
+                            span,
+                            mm,
+                            Scheme::Employee,
+                            Payer::UnemploymentFund,
+                            amount,
+                            Some(base),
+                            Some(d),
+                            "",
+                        );
                     }
                 }
                 k += gap;
@@ -400,9 +426,21 @@ fn employee_family(rng: &mut Rng, p: &mut Person, span: &Span, flexible_first: b
                 if gap > 0 {
                     continue;
                 }
-                let amount = base.times_rate(if flexible { FLEXIBLE_RATE } else { EMPLOYEE_RATE });
-                let scheme = if flexible { Scheme::Flexible } else { Scheme::Employee };
-                let (payer, emp) = if flexible { (Payer::Individual, "") } else { (Payer::Employer, employer.as_str()) };
+                let amount = base.times_rate(if flexible {
+                    FLEXIBLE_RATE
+                } else {
+                    EMPLOYEE_RATE
+                });
+                let scheme = if flexible {
+                    Scheme::Flexible
+                } else {
+                    Scheme::Employee
+                };
+                let (payer, emp) = if flexible {
+                    (Payer::Individual, "")
+                } else {
+                    (Payer::Employer, employer.as_str())
+                };
                 let d = day_in(rng, m, 5, 25);
                 p.push(span, m, scheme, payer, amount, Some(base), Some(d), emp);
                 k += 1;
@@ -413,20 +451,55 @@ fn employee_family(rng: &mut Rng, p: &mut Person, span: &Span, flexible_first: b
                 // episode (a tenth never), as one lump payment.
                 let len = rng.range(1, 4) as i32;
                 let len = len.min(last - k + 1);
-                let back = if rng.chance(0.1) { None } else { Some(rng.range(1, 8) as i32) };
+                let back = if rng.chance(0.1) {
+                    None
+                } else {
+                    Some(rng.range(1, 8) as i32)
+                };
                 let pay_day = back.map(|b| day_in(rng, m.plus(len - 1 + b), 3, 25));
                 for j in 0..len {
                     let mm = m.plus(j);
-                    p.push(span, mm, Scheme::Employee, Payer::Employer, amount, Some(base), None, &employer);
+                    p.push(
+                        span,
+                        mm,
+                        Scheme::Employee,
+                        Payer::Employer,
+                        amount,
+                        Some(base),
+                        None,
+                        &employer,
+                    );
                     if let Some(d) = pay_day {
-                        p.push(span, mm, Scheme::Employee, Payer::Employer, amount, Some(base), Some(d), &employer);
+                        p.push(
+                            span,
+                            mm,
+                            Scheme::Employee,
+                            Payer::Employer,
+                            amount,
+                            Some(base),
+                            Some(d),
+                            &employer,
+                        );
                     }
                 }
                 k += len;
                 continue;
             }
-            let d = if rng.chance(0.02) { day_in(rng, m.plus(1), 1, 10) } else { day_in(rng, m, 5, 25) };
-            p.push(span, m, scheme, Payer::Employer, amount, Some(base), Some(d), &employer);
+            let d = if rng.chance(0.02) {
+                day_in(rng, m.plus(1), 1, 10)
+            } else {
+                day_in(rng, m, 5, 25)
+            };
+            p.push(
+                span,
+                m,
+                scheme,
+                Payer::Employer,
+                amount,
+                Some(base),
+                Some(d),
+                &employer,
+            );
             k += 1;
         } else {
             if rng.chance(0.01) {
@@ -441,7 +514,16 @@ fn employee_family(rng: &mut Rng, p: &mut Person, span: &Span, flexible_first: b
                 let pay = pay.map(|after| day_in(rng, g2.plus(after), 1, 28));
                 if let Some(d) = pay {
                     for j in 0..len {
-                        p.push(span, m.plus(j), scheme, Payer::Individual, amount, Some(base), Some(d), "");
+                        p.push(
+                            span,
+                            m.plus(j),
+                            scheme,
+                            Payer::Individual,
+                            amount,
+                            Some(base),
+                            Some(d),
+                            "",
+                        );
                     }
                 }
                 k += len;
@@ -452,8 +534,21 @@ fn employee_family(rng: &mut Rng, p: &mut Person, span: &Span, flexible_first: b
                 k += rng.range(4, 12) as i32;
                 continue;
             }
-            let d = if rng.chance(0.04) { day_in(rng, m.plus(1), 1, 7) } else { day_in(rng, m, 1, 28) };
-            p.push(span, m, scheme, Payer::Individual, amount, Some(base), Some(d), "");
+            let d = if rng.chance(0.04) {
+                day_in(rng, m.plus(1), 1, 7)
+            } else {
+                day_in(rng, m, 1, 28)
+            };
+            p.push(
+                span,
+                m,
+                scheme,
+                Payer::Individual,
+                amount,
+                Some(base),
+                Some(d),
+                "",
+            );
             k += 1;
         }
     }
@@ -462,7 +557,11 @@ fn employee_family(rng: &mut Rng, p: &mut Person, span: &Span, flexible_first: b
 /// Pays resident year `year` on `day` (with the government share for a special group).
 fn pay_resident(rng: &mut Rng, p: &mut Person, span: &Span, year: i32, day: Date) {
     let start = span.start.first_day();
-    let day = if day < start { start.plus_days(rng.range(0, 13) as i32) } else { day };
+    let day = if day < start {
+        start.plus_days(rng.range(0, 13) as i32)
+    } else {
+        day
+    };
     let standard = resident_standard(year);
     let period = Month::january(year);
     match p.group_on(day) {
@@ -470,12 +569,39 @@ fn pay_resident(rng: &mut Rng, p: &mut Person, span: &Span, year: i32, day: Date
             let gov = standard.times_rate(subsidy_ratio(g));
             let own = Fen(standard.0 - gov.0);
             if own.0 > 0 {
-                p.push(span, period, Scheme::Resident, Payer::Individual, own, None, Some(day), "");
+                p.push(
+                    span,
+                    period,
+                    Scheme::Resident,
+                    Payer::Individual,
+                    own,
+                    None,
+                    Some(day),
+                    "",
+                );
             }
             let gday = day.plus_days(rng.range(0, 10) as i32);
-            p.push(span, period, Scheme::Resident, Payer::Government, gov, None, Some(gday), "");
+            p.push(
+                span,
+                period,
+                Scheme::Resident,
+                Payer::Government,
+                gov,
+                None,
+                Some(gday),
+                "",
+            );
         }
-        None => p.push(span, period, Scheme::Resident, Payer::Individual, standard, None, Some(day), ""),
+        None => p.push(
+            span,
+            period,
+            Scheme::Resident,
+            Payer::Individual,
+            standard,
+            None,
+            Some(day),
+            "",
+        ),
     }
 }
 
@@ -487,8 +613,16 @@ fn resident(rng: &mut Rng, p: &mut Person, span: &Span, newborn: bool) {
     if newborn {
         // First payment within 90 days of birth (a fifth later), for the birth year,
         // or for the next year when born in the last quarter.
-        let y = if p.birth.month().month() >= 10 { p.birth.ymd().0 + 1 } else { p.birth.ymd().0 };
-        let days = if rng.chance(0.8) { rng.range(5, 90) } else { rng.range(91, 200) };
+        let y = if p.birth.month().month() >= 10 {
+            p.birth.ymd().0 + 1
+        } else {
+            p.birth.ymd().0
+        };
+        let days = if rng.chance(0.8) {
+            rng.range(5, 90)
+        } else {
+            rng.range(91, 200)
+        };
         pay_resident(rng, p, span, y, p.birth.plus_days(days as i32));
         from_year = y + 1;
     }
@@ -547,7 +681,13 @@ fn person(seed: u64, index: u64, span: &Span, used: &mut HashSet<u64>) -> (Kind,
     };
     let id = unique_id(&mut rng, city, birth, used);
     let groups = special_groups(&mut rng, kind, span, birth);
-    let mut p = Person { id, birth, region, groups, rows: Vec::new() };
+    let mut p = Person {
+        id,
+        birth,
+        region,
+        groups,
+        rows: Vec::new(),
+    };
     match kind {
         Kind::Employee => employee_family(&mut rng, &mut p, span, false),
         Kind::Flexible => employee_family(&mut rng, &mut p, span, true),
@@ -558,7 +698,16 @@ fn person(seed: u64, index: u64, span: &Span, used: &mut HashSet<u64>) -> (Kind,
         let m = span.end;
         let base = random_base(&mut rng, 4000, 15000);
         let d = day_in(&mut rng, m, 1, 20);
-        p.push(span, m, Scheme::Flexible, Payer::Individual, base.times_rate(FLEXIBLE_RATE), Some(base), Some(d), "");
+        p.push(
+            span,
+            m,
+            Scheme::Flexible,
+            Payer::Individual,
+            base.times_rate(FLEXIBLE_RATE),
+            Some(base),
+            Some(d),
+            "",
+        );
     }
     (kind, p)
 }
@@ -644,7 +793,13 @@ fn faulty(rng: &mut Rng, row: &Row, t: RejectType, format: Format) -> Option<Row
 
 /// Appends faulty copies to a person's rows: each row has a [`BAD_ROW_RATE`] chance
 /// per type, and `forced` types get one copy of a random row each.
-fn add_faults(rng: &mut Rng, rows: &mut Vec<Row>, forced: &[RejectType], format: Format, counts: &mut [u64; 10]) {
+fn add_faults(
+    rng: &mut Rng,
+    rows: &mut Vec<Row>,
+    forced: &[RejectType],
+    format: Format,
+    counts: &mut [u64; 10],
+) {
     let n = rows.len();
     let mut extra: Vec<(usize, Row, RejectType)> = Vec::new();
     for (i, row) in rows.iter().enumerate() {
@@ -756,7 +911,10 @@ fn spool_to_parquet(spool: &Path, target: &Path) -> Result<()> {
             n += 1;
         }
         if n != LEDGER_HEADER.len() {
-            return Err(Error::Internal(format!("{}: spooled row with {n} fields", spool.display())));
+            return Err(Error::Internal(format!(
+                "{}: spooled row with {n} fields",
+                spool.display()
+            )));
         }
     }
     let height = cols[0].len();
@@ -782,7 +940,8 @@ fn clear_old_ledger(dir: &Path) -> Result<()> {
         let entry = entry.map_err(|e| Error::output(dir, e))?;
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        let ours = name.starts_with("ledger-") && (name.ends_with(".csv") || name.ends_with(".parquet") || name.ends_with(".spool"));
+        let ours = name.starts_with("ledger-")
+            && (name.ends_with(".csv") || name.ends_with(".parquet") || name.ends_with(".spool"));
         if ours {
             let p = entry.path();
             fs::remove_file(&p).map_err(|e| Error::output(&p, e))?;
@@ -793,13 +952,33 @@ fn clear_old_ledger(dir: &Path) -> Result<()> {
 
 /// Writes the synthetic ledger and registry under `args.out` (see the module docs).
 pub fn generate(args: &GenerateArgs, say: &mut dyn FnMut(&str)) -> Result<Generated> {
+    generate_with_stats(args, say).map(|(g, _)| g)
+}
+
+/// What a run generated beyond [`Generated`]: people per kind and faulty rows per
+/// reject type (indexed by `RejectType as usize`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Stats {
+    kinds: [u64; 3],
+    faults: [u64; 10],
+}
+
+fn generate_with_stats(
+    args: &GenerateArgs,
+    say: &mut dyn FnMut(&str),
+) -> Result<(Generated, Stats)> {
     if args.persons == 0 || args.months == 0 {
-        return Err(Error::Usage("--persons and --months must be at least 1".into()));
+        return Err(Error::Usage(
+            "--persons and --months must be at least 1".into(),
+        ));
     }
     if args.months > 1200 {
         return Err(Error::Usage("--months must be at most 1200".into()));
     }
-    let span = Span { start: args.start, end: args.start.plus(args.months as i32 - 1) };
+    let span = Span {
+        start: args.start,
+        end: args.start.plus(args.months as i32 - 1),
+    };
     let ledger_dir = args.out.join("ledger");
     fs::create_dir_all(&ledger_dir).map_err(|e| Error::output(&ledger_dir, e))?;
     clear_old_ledger(&ledger_dir)?;
@@ -808,7 +987,10 @@ pub fn generate(args: &GenerateArgs, say: &mut dyn FnMut(&str)) -> Result<Genera
         Format::Csv => "csv",
         Format::Parquet => "spool",
     };
-    let paths: Vec<PathBuf> = months.iter().map(|m| ledger_dir.join(format!("ledger-{m}.{ext}"))).collect();
+    let paths: Vec<PathBuf> = months
+        .iter()
+        .map(|m| ledger_dir.join(format!("ledger-{m}.{ext}")))
+        .collect();
     let mut writers = MonthWriters::open(paths, args.format == Format::Csv)?;
     let registry_path = args.out.join("special_groups.csv");
     let reg_file = File::create(&registry_path).map_err(|e| Error::output(&registry_path, e))?;
@@ -836,14 +1018,21 @@ pub fn generate(args: &GenerateArgs, say: &mut dyn FnMut(&str)) -> Result<Genera
         kinds[kind as usize] += 1;
         let mut frng = Rng::new(args.seed, STREAM_FAULT, index);
         let forced = forced_faults(index, args.persons, args.format);
-        add_faults(&mut frng, &mut p.rows, &forced, args.format, &mut fault_counts);
+        add_faults(
+            &mut frng,
+            &mut p.rows,
+            &forced,
+            args.format,
+            &mut fault_counts,
+        );
         for row in &p.rows {
             writers.write((row.settle.0 - span.start.0) as usize, row)?;
         }
         ledger_rows += p.rows.len() as u64;
         for (g, from, to) in &p.groups {
             let to = to.map_or_else(String::new, |d| d.to_string());
-            writeln!(registry, "{},{},{from},{to}", p.id, g.as_str()).map_err(|e| Error::output(&registry_path, e))?;
+            writeln!(registry, "{},{},{from},{to}", p.id, g.as_str())
+                .map_err(|e| Error::output(&registry_path, e))?;
             registry_rows += 1;
         }
         if (index + 1) % step == 0 && index + 1 < args.persons {
@@ -868,13 +1057,304 @@ pub fn generate(args: &GenerateArgs, say: &mut dyn FnMut(&str)) -> Result<Genera
         .map(|t| format!("{} {}", t.as_str(), fault_counts[*t as usize]))
         .collect();
     say(&format!("faulty rows: {}", faults.join(", ")));
-    say(&format!("wrote {ledger_rows} ledger rows in {} files", months.len()));
-    Ok(Generated { files: months.len() + 1, ledger_rows, registry_rows })
+    say(&format!(
+        "wrote {ledger_rows} ledger rows in {} files",
+        months.len()
+    ));
+    Ok((
+        Generated {
+            files: months.len() + 1,
+            ledger_rows,
+            registry_rows,
+        },
+        Stats {
+            kinds,
+            faults: fault_counts,
+        },
+    ))
 }
 
 fn ext_name(f: Format) -> &'static str {
     match f {
         Format::Csv => "CSV",
         Format::Parquet => "Parquet",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("ledgerflow-gen-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        d
+    }
+
+    fn args(out: PathBuf, persons: u64, months: u32, format: Format) -> GenerateArgs {
+        GenerateArgs {
+            persons,
+            months,
+            start: Month::new(2024, 1),
+            seed: 7,
+            out,
+            format,
+        }
+    }
+
+    fn run(a: &GenerateArgs) -> Generated {
+        generate(a, &mut |_| {}).expect("generate")
+    }
+
+    /// Every file under `dir`, relative path → bytes, sorted.
+    fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+        let mut out = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in fs::read_dir(&d).expect("read_dir") {
+                let p = e.expect("entry").path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    let rel = p.strip_prefix(dir).expect("prefix").display().to_string();
+                    out.push((rel, fs::read(&p).expect("read")));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// All data lines of the CSV ledger files, split into fields.
+    fn ledger_lines(dir: &Path) -> Vec<Vec<String>> {
+        let mut out = Vec::new();
+        for (name, bytes) in snapshot(&dir.join("ledger")) {
+            assert!(name.ends_with(".csv"), "{name}");
+            let text = String::from_utf8(bytes).expect("utf-8");
+            let mut lines = text.lines();
+            assert_eq!(lines.next(), Some(LEDGER_HEADER.join(",").as_str()));
+            out.extend(lines.map(|l| l.split(',').map(str::to_string).collect::<Vec<_>>()));
+        }
+        out
+    }
+
+    #[test]
+    fn same_seed_same_bytes() {
+        for format in [Format::Csv, Format::Parquet] {
+            let (a, b) = (
+                temp_dir(&format!("det-a-{format:?}")),
+                temp_dir(&format!("det-b-{format:?}")),
+            );
+            let ra = run(&args(a.clone(), 300, 14, format));
+            let rb = run(&args(b.clone(), 300, 14, format));
+            assert_eq!(ra, rb);
+            assert_eq!(snapshot(&a), snapshot(&b));
+            // A rerun into the same folder rewrites the same bytes.
+            run(&args(a.clone(), 300, 14, format));
+            assert_eq!(snapshot(&a), snapshot(&b));
+            let mut other = args(temp_dir(&format!("det-c-{format:?}")), 300, 14, format);
+            other.seed = 8;
+            run(&other);
+            assert_ne!(snapshot(&a), snapshot(&other.out));
+            for d in [a, b, other.out] {
+                let _ = fs::remove_dir_all(d);
+            }
+        }
+    }
+
+    #[test]
+    fn one_file_per_month_and_rows_within_range() {
+        let dir = temp_dir("files");
+        let g = run(&args(dir.clone(), 200, 18, Format::Csv));
+        assert_eq!(g.files, 19);
+        let names: Vec<String> = snapshot(&dir.join("ledger"))
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        let expected: Vec<String> = (0..18)
+            .map(|k| format!("ledger-{}.csv", Month::new(2024, 1).plus(k)))
+            .collect();
+        assert_eq!(names, expected);
+        // Every well-formed row with a valid paid_on sits in its settlement month's file.
+        let end = Month::new(2025, 6).last_day();
+        for (name, bytes) in snapshot(&dir.join("ledger")) {
+            let month = Month::parse(&name[7..14]).expect("month in file name");
+            for line in String::from_utf8(bytes).expect("utf-8").lines().skip(1) {
+                let f: Vec<&str> = line.split(',').collect();
+                if f.len() != 9 {
+                    continue;
+                }
+                if let Some(d) = Date::parse(f[PAID_ON]) {
+                    assert!(d <= end, "{line}");
+                    assert_eq!(d.month().max(Month::new(2024, 1)), month, "{line}");
+                } else if f[PAID_ON].is_empty()
+                    && let Some(p) = Month::parse(f[PERIOD])
+                {
+                    assert_eq!(p, month, "declaration in its period's file: {line}");
+                }
+            }
+        }
+        let rows = ledger_lines(&dir).len() as u64;
+        assert_eq!(rows, g.ledger_rows);
+        let _ = fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn ids_valid_except_the_intended_faults_and_scheme_mix() {
+        let dir = temp_dir("ids");
+        let g = run(&args(dir.clone(), 2000, 24, Format::Csv));
+        let lines = ledger_lines(&dir);
+        let mut bad_ids = 0;
+        let mut x_checks = 0;
+        let mut people: [HashSet<String>; 3] = Default::default();
+        for f in &lines {
+            if f.len() != 9 || f[PERSON_ID].is_empty() {
+                continue;
+            }
+            match PersonId::parse(&f[PERSON_ID]) {
+                Ok(_) => {
+                    x_checks += f[PERSON_ID].ends_with('X') as usize;
+                    if let Some(s) = Scheme::parse(&f[SCHEME]) {
+                        people[s as usize].insert(f[PERSON_ID].clone());
+                    }
+                }
+                Err(e) => {
+                    assert_eq!(e, crate::id::IdError::CheckCharacter, "{f:?}");
+                    bad_ids += 1;
+                }
+            }
+        }
+        // ≈0.1 % BAD_PERSON_ID copies.
+        let rate = bad_ids as f64 / g.ledger_rows as f64;
+        assert!((0.0003..0.003).contains(&rate), "bad id rate {rate}");
+        assert!(x_checks > 0, "some IDs end in X");
+        // The registry's IDs are all valid.
+        let reg = fs::read_to_string(dir.join("special_groups.csv")).expect("registry");
+        let mut reg_rows = 0;
+        for line in reg.lines().skip(1) {
+            let f: Vec<&str> = line.split(',').collect();
+            assert!(PersonId::parse(f[0]).is_ok(), "{line}");
+            assert!(SpecialGroup::parse(f[1]).is_some(), "{line}");
+            reg_rows += 1;
+        }
+        assert_eq!(reg_rows, g.registry_rows);
+        let share = reg_rows as f64 / 2000.0;
+        assert!((0.015..0.06).contains(&share), "registry share {share}");
+        // Scheme mix by person (a worker who went flexible counts in both).
+        let [emp, flex, res] = people.map(|s| s.len() as f64 / 2000.0);
+        assert!((0.62..0.78).contains(&emp), "employee {emp}");
+        assert!((0.16..0.30).contains(&flex), "flexible {flex}");
+        assert!((0.06..0.14).contains(&res), "resident {res}");
+        let _ = fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn small_runs_carry_every_fault_type_twice() {
+        let mut counts = [0u64; 10];
+        let mut rng = Rng::new(1, 2, 3);
+        let row = Row {
+            settle: Month::new(2024, 3),
+            fields: [
+                "370202198503120113",
+                "2024-03",
+                "employee",
+                "employer",
+                "800.00",
+                "8000.00",
+                "2024-03-15",
+                "370200",
+                "",
+            ]
+            .map(str::to_string),
+            ragged: false,
+        };
+        let mut all = Vec::new();
+        for index in 0..7 {
+            let mut rows = vec![row.clone()];
+            add_faults(
+                &mut rng,
+                &mut rows,
+                &forced_faults(index, 7, Format::Csv),
+                Format::Csv,
+                &mut counts,
+            );
+            all.extend(rows);
+        }
+        assert!(counts.iter().all(|&c| c >= MIN_BAD_PER_TYPE), "{counts:?}");
+        // Each faulty copy breaks the field it is meant to break.
+        for r in &all {
+            let f = &r.fields;
+            let broken = [
+                PersonId::parse(&f[PERSON_ID]).is_err(),
+                Month::parse(&f[PERIOD]).is_none(),
+                !f[PAID_ON].is_empty() && Date::parse(&f[PAID_ON]).is_none(),
+                Fen::parse(&f[AMOUNT]).is_none_or(|a| a.0 <= 0),
+                Scheme::parse(&f[SCHEME]).is_none() || Payer::parse(&f[PAYER]).is_none(),
+                f[REGION].len() != 6 || !f[REGION].bytes().all(|c| c.is_ascii_digit()),
+                f[SCHEME] == "resident" && !f[PERIOD].ends_with("-01"),
+                r.ragged,
+            ];
+            assert!(broken.iter().filter(|&&b| b).count() <= 1, "{r:?}");
+        }
+        // Parquet runs never force a PARSE_ERROR.
+        let forced: Vec<RejectType> = (0..3)
+            .flat_map(|i| forced_faults(i, 3, Format::Parquet))
+            .collect();
+        assert!(!forced.contains(&RejectType::ParseError));
+        assert_eq!(forced.len(), 18);
+    }
+
+    #[test]
+    fn generated_ids_follow_gb11643() {
+        let id = make_id(110105, Date::from_ymd(1949, 12, 31), 2);
+        assert_eq!(id, "11010519491231002X");
+        assert!(PersonId::parse(&make_id(370202, Date::from_ymd(1985, 3, 12), 11)).is_ok());
+    }
+
+    #[test]
+    fn validation_rejects_exactly_the_faulty_rows() {
+        for format in [Format::Csv, Format::Parquet] {
+            let dir = temp_dir(&format!("validate-{format:?}"));
+            let (g, stats) = generate_with_stats(&args(dir.clone(), 1500, 20, format), &mut |_| {})
+                .expect("generate");
+            let inputs = crate::validate::read_inputs(
+                &dir.join("ledger"),
+                Some(&dir.join("special_groups.csv")),
+                None,
+                crate::domain::Encoding::Utf8,
+            )
+            .expect("read_inputs");
+            let mut rejected = [0u64; 10];
+            for r in &inputs.rejects {
+                rejected[r.error_type as usize] += 1;
+            }
+            assert_eq!(
+                rejected, stats.faults,
+                "{format:?}: rejects per type vs faulty rows"
+            );
+            for t in RejectType::ALL {
+                let expect = !(format == Format::Parquet && *t == RejectType::ParseError);
+                assert_eq!(stats.faults[*t as usize] > 0, expect, "{format:?} {t}");
+            }
+            let faulty: u64 = stats.faults.iter().sum();
+            assert_eq!(inputs.ledger.person.len() as u64, g.ledger_rows - faulty);
+            assert_eq!(inputs.registry.person.len() as u64, g.registry_rows);
+            let _ = fs::remove_dir_all(dir);
+        }
+    }
+
+    /// Writes `sample_data/` (run with `cargo test --lib -- --ignored`).
+    #[test]
+    #[ignore]
+    fn write_sample_data() {
+        let a = GenerateArgs {
+            persons: 400,
+            months: 30,
+            start: Month::new(2024, 1),
+            seed: 20260101,
+            out: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample_data"),
+            format: Format::Csv,
+        };
+        generate(&a, &mut |m| eprintln!("{m}")).expect("generate");
     }
 }
