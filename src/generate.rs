@@ -343,7 +343,7 @@ fn special_groups(
     let n = if rng.chance(0.1) { 2 } else { 1 };
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
-        let g = *rng.pick(SpecialGroup::ALL);
+        let mut g = *rng.pick(SpecialGroup::ALL);
         let lo = span.start.plus(-36).first_day().0.max(birth.0);
         let hi = span.end_day().0.max(lo);
         let from = Date(rng.range(lo as i64, hi as i64) as i32);
@@ -353,6 +353,10 @@ fn special_groups(
         } else {
             None
         };
+        if g == SpecialGroup::Orphan && from.days_since(birth) > 18 * 365 {
+            // Orphan status ends at 18: adults get another group.
+            g = SpecialGroup::Dibao;
+        }
         out.push((g, from, to));
     }
     out
@@ -859,7 +863,7 @@ fn write_line(w: &mut impl Write, row: &Row) -> std::io::Result<()> {
     let f = &row.fields;
     if row.ragged {
         // Alternate between one field too many and two too few.
-        if f[AMOUNT].len() % 2 == 0 {
+        if f[AMOUNT].len().is_multiple_of(2) {
             writeln!(w, "{},EXTRA", f.join(","))
         } else {
             writeln!(w, "{}", f[..7].join(","))
