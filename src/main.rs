@@ -10,7 +10,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "ledgerflow", version, about = "Contribution ledgers → per-person medical-insurance status tables (Parquet)")]
+#[command(
+    name = "ledgerflow",
+    version,
+    about = "Contribution ledgers → per-person medical-insurance status tables (Parquet)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -123,21 +127,49 @@ fn set_threads(threads: Option<usize>) -> Result<(), Error> {
 
 fn dispatch(cli: Cli) -> Result<u8, Error> {
     match cli.command {
-        Command::Run { pipeline, as_of, out, threads, quiet } => {
+        Command::Run {
+            pipeline,
+            as_of,
+            out,
+            threads,
+            quiet,
+        } => {
             set_threads(threads)?;
-            let outcome = commands::run(&RunOptions { pipeline, as_of, out, quiet })?;
+            let outcome = commands::run(&RunOptions {
+                pipeline,
+                as_of,
+                out,
+                quiet,
+            })?;
             Ok(if outcome.quality_gate_failed { 3 } else { 0 })
         }
         Command::Validate { pipeline, as_of } => {
             let outcome = commands::validate(&pipeline, as_of)?;
             Ok(if outcome.quality_gate_failed { 3 } else { 0 })
         }
-        Command::Explain { pipeline, person, as_of, format } => {
-            let text = commands::explain(&pipeline, &person, as_of, matches!(format, ExplainFormat::Json))?;
+        Command::Explain {
+            pipeline,
+            person,
+            as_of,
+            format,
+        } => {
+            let text = commands::explain(
+                &pipeline,
+                &person,
+                as_of,
+                matches!(format, ExplainFormat::Json),
+            )?;
             println!("{text}");
             Ok(0)
         }
-        Command::Generate { persons, months, start, seed, out, format } => {
+        Command::Generate {
+            persons,
+            months,
+            start,
+            seed,
+            out,
+            format,
+        } => {
             let args = generate::GenerateArgs {
                 persons,
                 months,
