@@ -23,11 +23,18 @@ pub struct Progress {
 
 impl Progress {
     pub fn new(quiet: bool) -> Progress {
-        Progress { enabled: !quiet && std::io::stderr().is_terminal(), start: Instant::now() }
+        Progress {
+            enabled: !quiet && std::io::stderr().is_terminal(),
+            start: Instant::now(),
+        }
     }
     pub fn say(&self, msg: impl AsRef<str>) {
         if self.enabled {
-            eprintln!("[{:>7.2}s] {}", self.start.elapsed().as_secs_f64(), msg.as_ref());
+            eprintln!(
+                "[{:>7.2}s] {}",
+                self.start.elapsed().as_secs_f64(),
+                msg.as_ref()
+            );
         }
     }
 }
@@ -47,14 +54,15 @@ pub struct RunOutcome {
 }
 
 /// Per-stage wall times in milliseconds (the manifest's only non-deterministic part).
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Timings(pub BTreeMap<String, u64>);
 
 impl Timings {
     fn time<T>(&mut self, stage: &str, f: impl FnOnce() -> T) -> T {
         let t = Instant::now();
         let v = f();
-        self.0.insert(stage.to_string(), t.elapsed().as_millis() as u64);
+        self.0
+            .insert(stage.to_string(), t.elapsed().as_millis() as u64);
         v
     }
 }
@@ -66,7 +74,12 @@ pub struct Loaded {
     pub inputs: Inputs,
 }
 
-pub fn load(pipeline: &Path, out: Option<PathBuf>, progress: &Progress, timings: &mut Timings) -> Result<Loaded> {
+pub fn load(
+    pipeline: &Path,
+    out: Option<PathBuf>,
+    progress: &Progress,
+    timings: &mut Timings,
+) -> Result<Loaded> {
     let mut pipeline = Pipeline::load(pipeline)?;
     if let Some(out) = out {
         pipeline.out_dir = out;
@@ -81,7 +94,7 @@ pub fn load(pipeline: &Path, out: Option<PathBuf>, progress: &Progress, timings:
             pipeline.encoding,
         )
     })?;
-    let counts = Counts::of(&inputs, None);
+    let counts = manifest::totals(&inputs, &[]);
     progress.say(format!(
         "read {} files: {} rows, {} accepted, {} rejected",
         inputs.files.len(),
@@ -89,41 +102,21 @@ pub fn load(pipeline: &Path, out: Option<PathBuf>, progress: &Progress, timings:
         counts.rows_accepted,
         counts.rows_rejected
     ));
-    Ok(Loaded { pipeline, rules, inputs })
+    Ok(Loaded {
+        pipeline,
+        rules,
+        inputs,
+    })
 }
 
 /// `as_of` defaults to the latest period present in the accepted ledger rows.
 pub fn default_as_of(inputs: &Inputs, pipeline: &Pipeline) -> Result<Month> {
     inputs.ledger.period.iter().max().copied().ok_or_else(|| {
-        Error::input(&pipeline.ledger, "no accepted ledger rows to take the default --as-of from; pass --as-of")
+        Error::input(
+            &pipeline.ledger,
+            "no accepted ledger rows to take the default --as-of from; pass --as-of",
+        )
     })
-}
-
-/// Ledger row counts for the manifest `totals` (CONTRACT §4).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Counts {
-    pub rows_read: u64,
-    pub rows_accepted: u64,
-    pub rows_rejected: u64,
-    pub future_rows: u64,
-}
-
-impl Counts {
-    pub fn of(inputs: &Inputs, as_of: Option<Month>) -> Counts {
-        let mut c = Counts::default();
-        for f in inputs.files.iter().filter(|f| f.kind == InputKind::Ledger) {
-            c.rows_read += f.rows_read;
-            c.rows_accepted += f.rows_accepted;
-            c.rows_rejected += f.rows_rejected;
-        }
-        if let Some(a) = as_of {
-            c.future_rows = future_rows_per_file(&inputs.ledger, a.last_day(), inputs.files.len()).iter().sum();
-        }
-        c
-    }
-    pub fn reject_ratio(&self) -> f64 {
-        if self.rows_read == 0 { 0.0 } else { self.rows_rejected as f64 / self.rows_read as f64 }
-    }
 }
 
 /// Accepted rows paid after `K`, per input file (RULES.md §1).
@@ -164,13 +157,20 @@ pub fn prepare(inputs: &Inputs) -> Prepared {
     gidx.sort_by_key(|&i| (reg.person[i], i));
     let groups: Vec<GroupInterval> = gidx
         .iter()
-        .map(|&i| GroupInterval { group: reg.group[i], valid_from: reg.valid_from[i], valid_to: reg.valid_to[i] })
+        .map(|&i| GroupInterval {
+            group: reg.group[i],
+            valid_from: reg.valid_from[i],
+            valid_to: reg.valid_to[i],
+        })
         .collect();
     let gpersons: Vec<PersonId> = gidx.iter().map(|&i| reg.person[i]).collect();
     let cl = &inputs.claims;
     let mut cidx: Vec<usize> = (0..cl.person.len()).collect();
     cidx.sort_by_key(|&i| (cl.person[i], i));
-    let claims: Vec<(i32, Fen)> = cidx.iter().map(|&i| (cl.year[i], cl.fund_paid[i])).collect();
+    let claims: Vec<(i32, Fen)> = cidx
+        .iter()
+        .map(|&i| (cl.year[i], cl.fund_paid[i]))
+        .collect();
     let cpersons: Vec<PersonId> = cidx.iter().map(|&i| cl.person[i]).collect();
 
     // Union of people with ledger rows and people in the registry (registry-only people
@@ -203,14 +203,26 @@ pub fn prepare(inputs: &Inputs) -> Prepared {
         while ci < cpersons.len() && cpersons[ci] == person {
             ci += 1;
         }
-        persons.push(PersonSlot { person, rows: row_range, groups: g0..gi, claims: c0..ci });
+        persons.push(PersonSlot {
+            person,
+            rows: row_range,
+            groups: g0..gi,
+            claims: c0..ci,
+        });
     }
     let mut regions: Vec<u32> = rows.region.clone();
     regions.extend(gpersons.iter().map(|p| p.id_region()));
     regions.sort_unstable();
     regions.dedup();
     let claims_given = inputs.files.iter().any(|f| f.kind == InputKind::Claims);
-    Prepared { rows, persons, groups, claims, claims_given, regions }
+    Prepared {
+        rows,
+        persons,
+        groups,
+        claims,
+        claims_given,
+        regions,
+    }
 }
 
 impl Prepared {
@@ -243,7 +255,8 @@ pub fn evaluate<P: engine::ParamSource>(prep: &Prepared, params: &P, as_of: Mont
         })
         .collect();
     let mut all = Batch::default();
-    all.months.reserve(batches.iter().map(|b| b.months.len()).sum());
+    all.months
+        .reserve(batches.iter().map(|b| b.months.len()).sum());
     for b in batches {
         all.append(b);
     }
@@ -259,9 +272,115 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
         Some(a) => a,
         None => default_as_of(&loaded.inputs, &loaded.pipeline)?,
     };
+    key_mode(&loaded.pipeline)?;
+    output::check_writable(&loaded.pipeline.out_dir)?;
     let prep = timings.time("prepare", || prepare(&loaded.inputs));
     let resolver = loaded.rules.resolver(&prep.regions);
     write_snapshot(&loaded, &prep, &resolver, as_of, &progress, timings)
+}
+
+/// Options of `ledgerflow backfill`.
+pub struct BackfillOptions {
+    pub pipeline: PathBuf,
+    pub from: Month,
+    pub to: Month,
+    pub out: Option<PathBuf>,
+    pub quiet: bool,
+    /// Recompute months whose manifest says they are up to date.
+    pub force: bool,
+}
+
+/// What a backfill did, month by month.
+pub struct BackfillOutcome {
+    pub written: Vec<Month>,
+    pub skipped: Vec<Month>,
+    pub quality_gate_failed: bool,
+}
+
+/// `ledgerflow backfill`: one snapshot per month `from ..= to`, each exactly what
+/// `run --as-of` that month writes. Inputs are read, validated and sorted once; only
+/// the engine and the writers run per month. A month whose manifest shows the same
+/// tool version, pipeline, rules and input files (SHA-256s), with every output file
+/// present, is skipped unless `force`. A failure names the month; finished months stay.
+pub fn backfill(opts: &BackfillOptions) -> Result<BackfillOutcome> {
+    if opts.from > opts.to {
+        return Err(Error::Usage(format!(
+            "--from {} is after --to {}",
+            opts.from, opts.to
+        )));
+    }
+    let progress = Progress::new(opts.quiet);
+    let mut timings = Timings::default();
+    let loaded = load(&opts.pipeline, opts.out.clone(), &progress, &mut timings)?;
+    key_mode(&loaded.pipeline)?;
+    output::check_writable(&loaded.pipeline.out_dir)?;
+    let prep = timings.time("prepare", || prepare(&loaded.inputs));
+    let resolver = loaded.rules.resolver(&prep.regions);
+    let months = opts.to.0 - opts.from.0 + 1;
+    let mut outcome = BackfillOutcome {
+        written: Vec::new(),
+        skipped: Vec::new(),
+        quality_gate_failed: false,
+    };
+    for (i, m) in (opts.from.0..=opts.to.0).map(Month).enumerate() {
+        if !opts.force && up_to_date(&loaded, m) {
+            progress.say(format!("[{}/{months}] {m}: up to date, skipped", i + 1));
+            outcome.skipped.push(m);
+            continue;
+        }
+        progress.say(format!("[{}/{months}] {m}", i + 1));
+        let done = write_snapshot(&loaded, &prep, &resolver, m, &progress, timings.clone())
+            .map_err(|e| Error::Output {
+                path: format!("backfill month {m}"),
+                message: e.to_string(),
+            })?;
+        outcome.quality_gate_failed |= done.quality_gate_failed;
+        outcome.written.push(m);
+    }
+    Ok(outcome)
+}
+
+/// Whether the snapshot of `as_of` was written by this version from the same
+/// pipeline, rules and input files, and all its output files are still there.
+fn up_to_date(loaded: &Loaded, as_of: Month) -> bool {
+    let out = &loaded.pipeline.out_dir;
+    let Ok(m) = manifest::read(&manifest::path(out, as_of)) else {
+        return false;
+    };
+    let same_inputs = m.inputs.len() == loaded.inputs.files.len()
+        && m.inputs
+            .iter()
+            .zip(&loaded.inputs.files)
+            .all(|(a, b)| a.path == b.path && a.sha256 == b.sha256);
+    let tables: Vec<&str> = loaded.pipeline.tables.iter().map(|t| t.as_str()).collect();
+    let same_outputs = m
+        .outputs
+        .iter()
+        .map(|o| o.table.as_str())
+        .eq(tables.iter().copied())
+        && m.outputs
+            .iter()
+            .all(|o| std::fs::metadata(out.join(&o.path)).is_ok_and(|md| md.len() == o.bytes));
+    m.version == env!("CARGO_PKG_VERSION")
+        && m.pipeline.sha256 == loaded.pipeline.sha256
+        && m.rules.sha256 == loaded.rules.sha256
+        && same_inputs
+        && same_outputs
+}
+
+/// The `person_key` mode of a pipeline: pseudonyms need `LEDGERFLOW_PSEUDONYM_KEY`
+/// (checked before anything is read or written).
+pub fn key_mode(pipeline: &Pipeline) -> Result<output::KeyMode> {
+    if !pipeline.pseudonymize {
+        return Ok(output::KeyMode::Raw);
+    }
+    match std::env::var("LEDGERFLOW_PSEUDONYM_KEY") {
+        Ok(k) if !k.is_empty() => Ok(output::KeyMode::Pseudonym(k.into_bytes())),
+        _ => Err(Error::config(
+            &pipeline.path,
+            "[privacy] key `pseudonymize` is true but the environment variable LEDGERFLOW_PSEUDONYM_KEY is not set",
+        )),
+    }
 }
 
 /// Evaluates and writes one `as_of` snapshot from loaded and prepared inputs.
@@ -273,8 +392,16 @@ pub fn write_snapshot(
     progress: &Progress,
     mut timings: Timings,
 ) -> Result<RunOutcome> {
-    let Loaded { pipeline, rules, inputs } = loaded;
-    progress.say(format!("evaluating {} people as of {as_of}", prep.persons.len()));
+    let Loaded {
+        pipeline,
+        rules,
+        inputs,
+    } = loaded;
+    let keys = key_mode(pipeline)?;
+    progress.say(format!(
+        "evaluating {} people as of {as_of}",
+        prep.persons.len()
+    ));
     let batch = timings.time("engine", || evaluate(prep, resolver, as_of));
     progress.say(format!(
         "{} person-months, {} gaps, {} findings",
@@ -282,36 +409,54 @@ pub fn write_snapshot(
         batch.gaps.len(),
         batch.findings.len()
     ));
-    let counts = Counts::of(inputs, Some(as_of));
-    let quality_gate_failed = pipeline.max_reject_ratio.is_some_and(|max| counts.reject_ratio() > max);
-    let tables: Vec<&str> = pipeline.tables.iter().map(|t| t.as_str()).collect();
-    output::clean_leftovers(&pipeline.out_dir)?;
-    let keys = output::KeyMode::Raw;
-    let outputs = timings.time("write", || {
-        output::write_tables(&pipeline.out_dir, as_of, &tables, &batch, &inputs.rejects, &keys, &rules.sha256)
-    })?;
-    progress.say(format!("wrote {} files under {}", outputs.len(), pipeline.out_dir.display()));
     let future = future_rows_per_file(&inputs.ledger, as_of.last_day(), inputs.files.len());
-    manifest::write(&manifest::ManifestInput {
-        out: &pipeline.out_dir,
+    let totals = manifest::totals(inputs, &future);
+    let quality_gate_failed = pipeline
+        .max_reject_ratio
+        .is_some_and(|max| totals.reject_ratio() > max);
+    output::clean_leftovers(&pipeline.out_dir)?;
+    let outputs = timings.time("write", || {
+        output::write_tables(
+            &pipeline.out_dir,
+            as_of,
+            &pipeline.tables,
+            &batch,
+            &inputs.rejects,
+            &keys,
+            &rules.sha256,
+        )
+    })?;
+    progress.say(format!(
+        "wrote {} files under {}",
+        outputs.len(),
+        pipeline.out_dir.display()
+    ));
+    let m = manifest::build(&manifest::ManifestInput {
         as_of,
         pipeline,
         rules,
         inputs,
         future_rows: &future,
-        counts,
         outputs: &outputs,
         exit_status: if quality_gate_failed { 3 } else { 0 },
         timings: &timings.0,
-    })?;
+    });
+    let path = manifest::write(&pipeline.out_dir, &m)?;
+    progress.say(format!("manifest {}", path.display()));
     if quality_gate_failed {
-        progress.say(format!(
-            "reject ratio {:.4} exceeds max_reject_ratio {}",
-            counts.reject_ratio(),
+        eprintln!(
+            "ledgerflow: {}: reject ratio {:.4} ({} of {} ledger rows) exceeds [quality] max_reject_ratio = {}",
+            pipeline.path.display(),
+            totals.reject_ratio(),
+            totals.rows_rejected,
+            totals.rows_read,
             pipeline.max_reject_ratio.unwrap_or(1.0)
-        ));
+        );
     }
-    Ok(RunOutcome { as_of, quality_gate_failed })
+    Ok(RunOutcome {
+        as_of,
+        quality_gate_failed,
+    })
 }
 
 /// `ledgerflow validate`: the same counts as a run, printed, without writing tables.
@@ -323,11 +468,9 @@ pub fn validate(pipeline: &Path, as_of: Option<Month>) -> Result<RunOutcome> {
         Some(a) => a,
         None => default_as_of(&loaded.inputs, &loaded.pipeline).unwrap_or_default(),
     };
-    let counts = Counts::of(&loaded.inputs, Some(as_of));
-    let mut by_type: BTreeMap<&str, u64> = BTreeMap::new();
-    for r in &loaded.inputs.rejects {
-        *by_type.entry(r.error_type.as_str()).or_default() += 1;
-    }
+    let inputs = &loaded.inputs;
+    let future = future_rows_per_file(&inputs.ledger, as_of.last_day(), inputs.files.len());
+    let counts = manifest::totals(inputs, &future);
     println!("as_of: {as_of}");
     for f in &loaded.inputs.files {
         println!(
@@ -343,11 +486,19 @@ pub fn validate(pipeline: &Path, as_of: Option<Month>) -> Result<RunOutcome> {
     println!("rows_accepted: {}", counts.rows_accepted);
     println!("rows_rejected: {}", counts.rows_rejected);
     println!("future_rows: {}", counts.future_rows);
-    for (t, n) in &by_type {
-        println!("rejects {t}: {n}");
+    for (t, n) in manifest::rejects_by_type(inputs) {
+        if n > 0 {
+            println!("rejects {t}: {n}");
+        }
     }
-    let quality_gate_failed = loaded.pipeline.max_reject_ratio.is_some_and(|max| counts.reject_ratio() > max);
-    Ok(RunOutcome { as_of, quality_gate_failed })
+    let quality_gate_failed = loaded
+        .pipeline
+        .max_reject_ratio
+        .is_some_and(|max| counts.reject_ratio() > max);
+    Ok(RunOutcome {
+        as_of,
+        quality_gate_failed,
+    })
 }
 
 /// `ledgerflow explain`: one person's timeline as text or JSON.
@@ -367,7 +518,12 @@ pub fn explain(pipeline: &Path, person: &str, as_of: Option<Month>, json: bool) 
         .binary_search_by_key(&id, |s| s.person)
         .ok()
         .map(|i| &prep.persons[i])
-        .ok_or_else(|| Error::input(&loaded.pipeline.ledger, "this person has no accepted ledger or registry rows"))?;
+        .ok_or_else(|| {
+            Error::input(
+                &loaded.pipeline.ledger,
+                "this person has no accepted ledger or registry rows",
+            )
+        })?;
     let resolver = loaded.rules.resolver(&prep.regions);
     let mut batch = Batch::default();
     let input = prep.input(slot);

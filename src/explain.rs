@@ -141,7 +141,11 @@ pub struct ExplainInput<'a> {
 
 pub fn build(inp: &ExplainInput) -> Report {
     let k = inp.as_of.last_day();
-    let file_name = |f: u32| inp.files.get(f as usize).map_or_else(|| "?".to_string(), |f| f.path.clone());
+    let file_name = |f: u32| {
+        inp.files
+            .get(f as usize)
+            .map_or_else(|| "?".to_string(), |f| f.path.clone())
+    };
     let rows_for = |m: Month, resident: bool| -> Vec<RowRef> {
         let r = &inp.rows;
         (0..r.len())
@@ -172,7 +176,11 @@ pub fn build(inp: &ExplainInput) -> Report {
         .iter()
         .map(|mr: &MonthRow| {
             let resident = mr.scheme == crate::domain::Scheme::Resident;
-            let facts = if resident { None } else { emp.and_then(|e| e.facts(mr.period)) };
+            let facts = if resident {
+                None
+            } else {
+                emp.and_then(|e| e.facts(mr.period))
+            };
             let why = month_why(mr, inp);
             MonthLine {
                 period: mr.period.to_string(),
@@ -197,7 +205,13 @@ pub fn build(inp: &ExplainInput) -> Report {
     let gaps = inp.batch.gaps.iter().map(|g| gap_line(g, inp)).collect();
     let status = inp.batch.status.first().map(status_line);
     let region = inp.batch.status.first().map_or_else(
-        || inp.rows.region.first().copied().unwrap_or_else(|| inp.person.id_region()),
+        || {
+            inp.rows
+                .region
+                .first()
+                .copied()
+                .unwrap_or_else(|| inp.person.id_region())
+        },
         |s| s.region,
     );
     let parameters = inp
@@ -243,8 +257,15 @@ pub fn build(inp: &ExplainInput) -> Report {
 /// One sentence naming the rule behind a month's status.
 fn month_why(mr: &MonthRow, inp: &ExplainInput) -> String {
     use crate::domain::Reason::*;
-    let gap = mr.gap_id.and_then(|id| inp.batch.gaps.iter().find(|g| g.gap_id == id));
-    let gap_txt = |g: &GapRow| format!("gap #{} ({} … {}, {})", g.gap_id, g.gap_start, g.gap_end, g.state);
+    let gap = mr
+        .gap_id
+        .and_then(|id| inp.batch.gaps.iter().find(|g| g.gap_id == id));
+    let gap_txt = |g: &GapRow| {
+        format!(
+            "gap #{} ({} … {}, {})",
+            g.gap_id, g.gap_start, g.gap_end, g.state
+        )
+    };
     match mr.reason {
         Paid => "paid on time; benefits normal (RULES §3-4)".into(),
         FirstWait => "within the first-enrolment wait after the first paid month (RULES §4)".into(),
@@ -259,24 +280,31 @@ fn month_why(mr: &MonthRow, inp: &ExplainInput) -> String {
         ArrearsDue => format!(
             "paid on time, but {} is still pending with arrears due by {} (RULES §4)",
             gap.map_or_else(|| "an earlier gap".into(), gap_txt),
-            gap.and_then(|g| g.deadline).map_or_else(|| "?".into(), |d| d.to_string())
+            gap.and_then(|g| g.deadline)
+                .map_or_else(|| "?".into(), |d| d.to_string())
         ),
         AwaitingResume => format!(
             "after bridged {}, before the resume date {} (RULES §4)",
             gap.map_or_else(|| "gap".into(), gap_txt),
-            gap.and_then(|g| g.benefits_from).map_or_else(|| "?".into(), |d| d.to_string())
+            gap.and_then(|g| g.benefits_from)
+                .map_or_else(|| "?".into(), |d| d.to_string())
         ),
         BreakWait => format!(
             "within the {}-month wait after break {}; benefits from {} (RULES §4)",
             gap.and_then(|g| g.wait_months).unwrap_or(0),
             gap.map_or_else(|| "?".into(), gap_txt),
-            gap.and_then(|g| g.benefits_from).map_or_else(|| "?".into(), |d| d.to_string())
+            gap.and_then(|g| g.benefits_from)
+                .map_or_else(|| "?".into(), |d| d.to_string())
         ),
         PostBreakReduced => "reduced months after the wait that followed a break (RULES §4)".into(),
         ResidentCovered => "resident year covered (RULES §5)".into(),
         ResidentWait => "resident year paid, waiting period not over yet (RULES §5)".into(),
-        Newborn => "newborn enrolled within the newborn window: covered from birth (RULES §5)".into(),
-        SpecialGroupExempt => "resident wait waived for a special group active on the payment day (RULES §5-6)".into(),
+        Newborn => {
+            "newborn enrolled within the newborn window: covered from birth (RULES §5)".into()
+        }
+        SpecialGroupExempt => {
+            "resident wait waived for a special group active on the payment day (RULES §5-6)".into()
+        }
         NotEnrolled => "resident year not paid (yet) at this month's end (RULES §5)".into(),
     }
 }
@@ -351,11 +379,19 @@ fn status_line(s: &StatusRow) -> StatusLine {
 /// The plain-text rendering of a report.
 pub fn render_text(r: &Report) -> String {
     let mut o = String::new();
-    let _ = writeln!(o, "person {}  as of {} (knowledge cut-off {})", r.person_id, r.as_of, r.knowledge_cutoff);
+    let _ = writeln!(
+        o,
+        "person {}  as of {} (knowledge cut-off {})",
+        r.person_id, r.as_of, r.knowledge_cutoff
+    );
     let _ = writeln!(o, "rules  {} (sha256 {})", r.rules_file, r.rules_sha256);
     match &r.status {
         None => {
-            let _ = writeln!(o, "\nno history as of {} (no paid month, no resident cover yet)", r.as_of);
+            let _ = writeln!(
+                o,
+                "\nno history as of {} (no paid month, no resident cover yet)",
+                r.as_of
+            );
         }
         Some(s) => {
             let _ = writeln!(
@@ -393,7 +429,9 @@ pub fn render_text(r: &Report) -> String {
     let _ = writeln!(o, "\nmonths");
     for m in &r.months {
         let money = match (&m.required, &m.paid_sum, &m.due) {
-            (Some(req), Some(paid), Some(due)) => format!(" required {req}, paid {paid}, due {due};"),
+            (Some(req), Some(paid), Some(due)) => {
+                format!(" required {req}, paid {paid}, due {due};")
+            }
             _ => String::new(),
         };
         let _ = writeln!(
@@ -423,7 +461,11 @@ pub fn render_text(r: &Report) -> String {
                 row.amount,
                 row.base.as_deref().unwrap_or("-"),
                 row.paid_on.as_deref().unwrap_or("(declared, unpaid)"),
-                if row.after_cutoff { "  [after the cut-off: not known yet]" } else { "" }
+                if row.after_cutoff {
+                    "  [after the cut-off: not known yet]"
+                } else {
+                    ""
+                }
             );
         }
     }
@@ -457,7 +499,13 @@ pub fn render_text(r: &Report) -> String {
         let _ = writeln!(o, "  none");
     }
     for g in &r.special_groups {
-        let _ = writeln!(o, "  {} {} … {}", g.group, g.valid_from, g.valid_to.as_deref().unwrap_or("(open)"));
+        let _ = writeln!(
+            o,
+            "  {} {} … {}",
+            g.group,
+            g.valid_from,
+            g.valid_to.as_deref().unwrap_or("(open)")
+        );
     }
     let _ = writeln!(o, "\nfindings");
     if r.findings.is_empty() {
@@ -466,9 +514,17 @@ pub fn render_text(r: &Report) -> String {
     for (p, c, d) in &r.findings {
         let _ = writeln!(o, "  {p} {c}: {d}");
     }
-    let _ = writeln!(o, "\nparameters for region {} as of {} (value [block region, effective_from])", r.parameters_region, r.as_of);
+    let _ = writeln!(
+        o,
+        "\nparameters for region {} as of {} (value [block region, effective_from])",
+        r.parameters_region, r.as_of
+    );
     for p in &r.parameters {
-        let _ = writeln!(o, "  {} = {} [{}, {}]", p.key, p.value, p.block_region, p.effective_from);
+        let _ = writeln!(
+            o,
+            "  {} = {} [{}, {}]",
+            p.key, p.value, p.block_region, p.effective_from
+        );
     }
     o
 }

@@ -23,7 +23,6 @@
 use crate::domain::Encoding;
 use crate::error::{Error, Result};
 use polars::prelude::*;
-use sha2::{Digest, Sha256};
 use std::io::Cursor;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
@@ -294,7 +293,7 @@ pub fn read_table(path: &Path, encoding: Encoding, wanted: &[&str]) -> Result<Ta
     let format = detect_format(path, &data);
     // The checksum runs beside the parse.
     let (sha256, table) = rayon::join(
-        || hex(&Sha256::digest(data.as_slice())),
+        || crate::digest::sha256_hex(data.as_slice()),
         || {
             guarded(path, || match format {
                 Format::Csv => read_csv(path, Arc::clone(&data), encoding, wanted),
@@ -341,16 +340,6 @@ fn guarded<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
         Ok(r) => r,
         Err(_) => Err(Error::input(path, "corrupt or unreadable file")),
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        s.push(DIGITS[(b >> 4) as usize] as char);
-        s.push(DIGITS[(b & 15) as usize] as char);
-    }
-    s
 }
 
 /// Maps header names to the requested columns: (file index of each wanted column,

@@ -9,6 +9,7 @@
 
 pub mod commands;
 pub mod config;
+pub mod digest;
 pub mod domain;
 pub mod engine;
 pub mod error;

@@ -10,7 +10,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "ledgerflow", version, about = "Contribution ledgers → per-person medical-insurance status tables (Parquet)")]
+#[command(
+    name = "ledgerflow",
+    version,
+    about = "Contribution ledgers → per-person medical-insurance status tables (Parquet)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -38,6 +42,26 @@ enum Command {
         /// Silence progress on stderr.
         #[arg(long)]
         quiet: bool,
+    },
+    /// Write one snapshot per month from --from to --to (inputs are read once).
+    Backfill {
+        pipeline: PathBuf,
+        #[arg(long, value_parser = parse_month)]
+        from: Month,
+        #[arg(long, value_parser = parse_month)]
+        to: Month,
+        /// Output folder (overrides [outputs].dir).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Silence progress on stderr.
+        #[arg(long)]
+        quiet: bool,
+        /// Recompute months whose manifest says they are up to date.
+        #[arg(long)]
+        force: bool,
     },
     /// Read and validate the inputs; print the counts; write no tables.
     Validate {
@@ -123,21 +147,69 @@ fn set_threads(threads: Option<usize>) -> Result<(), Error> {
 
 fn dispatch(cli: Cli) -> Result<u8, Error> {
     match cli.command {
-        Command::Run { pipeline, as_of, out, threads, quiet } => {
+        Command::Run {
+            pipeline,
+            as_of,
+            out,
+            threads,
+            quiet,
+        } => {
             set_threads(threads)?;
-            let outcome = commands::run(&RunOptions { pipeline, as_of, out, quiet })?;
+            let outcome = commands::run(&RunOptions {
+                pipeline,
+                as_of,
+                out,
+                quiet,
+            })?;
+            Ok(if outcome.quality_gate_failed { 3 } else { 0 })
+        }
+        Command::Backfill {
+            pipeline,
+            from,
+            to,
+            out,
+            threads,
+            quiet,
+            force,
+        } => {
+            set_threads(threads)?;
+            let outcome = commands::backfill(&commands::BackfillOptions {
+                pipeline,
+                from,
+                to,
+                out,
+                quiet,
+                force,
+            })?;
             Ok(if outcome.quality_gate_failed { 3 } else { 0 })
         }
         Command::Validate { pipeline, as_of } => {
             let outcome = commands::validate(&pipeline, as_of)?;
             Ok(if outcome.quality_gate_failed { 3 } else { 0 })
         }
-        Command::Explain { pipeline, person, as_of, format } => {
-            let text = commands::explain(&pipeline, &person, as_of, matches!(format, ExplainFormat::Json))?;
+        Command::Explain {
+            pipeline,
+            person,
+            as_of,
+            format,
+        } => {
+            let text = commands::explain(
+                &pipeline,
+                &person,
+                as_of,
+                matches!(format, ExplainFormat::Json),
+            )?;
             println!("{text}");
             Ok(0)
         }
-        Command::Generate { persons, months, start, seed, out, format } => {
+        Command::Generate {
+            persons,
+            months,
+            start,
+            seed,
+            out,
+            format,
+        } => {
             let args = generate::GenerateArgs {
                 persons,
                 months,

@@ -1,1 +1,187 @@
-//! TODO
+//! The run manifest `OUT/_manifests/<as_of>.json` (CONTRACT.md §4): what went in
+//! (files, bytes, SHA-256s, row counts), what came out, with which rules, how long each
+//! stage took and how the run ended. Everything but `stage_timings_ms` is a function
+//! of the inputs, rules and `as_of`.
+
+use crate::config::{Pipeline, RuleSet};
+use crate::domain::Month;
+use crate::error::{Error, Result};
+use crate::ledger::{InputKind, Inputs};
+use crate::output::OutputFile;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Manifest {
+    pub tool: String,
+    pub version: String,
+    pub as_of: String,
+    pub pipeline: FileRef,
+    pub rules: FileRef,
+    pub inputs: Vec<InputEntry>,
+    pub outputs: Vec<OutputEntry>,
+    pub totals: Totals,
+    pub rejects_by_type: BTreeMap<String, u64>,
+    pub exit_status: u8,
+    pub stage_timings_ms: BTreeMap<String, u64>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct FileRef {
+    pub path: String,
+    pub sha256: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct InputEntry {
+    pub kind: String,
+    pub path: String,
+    pub bytes: u64,
+    pub sha256: String,
+    pub rows_read: u64,
+    pub rows_accepted: u64,
+    pub rows_rejected: u64,
+    pub future_rows: u64,
+    pub unknown_columns: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct OutputEntry {
+    pub table: String,
+    pub path: String,
+    pub rows: u64,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+/// Ledger rows only (CONTRACT §4): `rows_read = rows_accepted + rows_rejected`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub rows_read: u64,
+    pub rows_accepted: u64,
+    pub rows_rejected: u64,
+    pub future_rows: u64,
+}
+
+impl Totals {
+    pub fn reject_ratio(&self) -> f64 {
+        if self.rows_read == 0 {
+            0.0
+        } else {
+            self.rows_rejected as f64 / self.rows_read as f64
+        }
+    }
+}
+
+/// What a manifest is made of.
+pub struct ManifestInput<'a> {
+    pub as_of: Month,
+    pub pipeline: &'a Pipeline,
+    pub rules: &'a RuleSet,
+    pub inputs: &'a Inputs,
+    /// Accepted rows paid after `K`, per entry of `inputs.files`.
+    pub future_rows: &'a [u64],
+    pub outputs: &'a [OutputFile],
+    pub exit_status: u8,
+    pub timings: &'a BTreeMap<String, u64>,
+}
+
+/// Ledger totals of a set of inputs, with the per-file future rows.
+pub fn totals(inputs: &Inputs, future_rows: &[u64]) -> Totals {
+    let mut t = Totals::default();
+    for (i, f) in inputs.files.iter().enumerate() {
+        if f.kind == InputKind::Ledger {
+            t.rows_read += f.rows_read;
+            t.rows_accepted += f.rows_accepted;
+            t.rows_rejected += f.rows_rejected;
+            t.future_rows += future_rows.get(i).copied().unwrap_or(0);
+        }
+    }
+    t
+}
+
+/// Reject counts per `error_type`, every type listed (zeros included).
+pub fn rejects_by_type(inputs: &Inputs) -> BTreeMap<String, u64> {
+    let mut by: BTreeMap<String, u64> = crate::domain::RejectType::ALL
+        .iter()
+        .map(|t| (t.as_str().to_string(), 0))
+        .collect();
+    for r in &inputs.rejects {
+        *by.entry(r.error_type.as_str().to_string()).or_default() += 1;
+    }
+    by
+}
+
+pub fn build(m: &ManifestInput) -> Manifest {
+    let path = |p: &Path| p.display().to_string();
+    Manifest {
+        tool: "ledgerflow".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        as_of: m.as_of.to_string(),
+        pipeline: FileRef {
+            path: path(&m.pipeline.path),
+            sha256: m.pipeline.sha256.clone(),
+        },
+        rules: FileRef {
+            path: path(&m.rules.path),
+            sha256: m.rules.sha256.clone(),
+        },
+        inputs: m
+            .inputs
+            .files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| InputEntry {
+                kind: f.kind.as_str().into(),
+                path: f.path.clone(),
+                bytes: f.bytes,
+                sha256: f.sha256.clone(),
+                rows_read: f.rows_read,
+                rows_accepted: f.rows_accepted,
+                rows_rejected: f.rows_rejected,
+                future_rows: m.future_rows.get(i).copied().unwrap_or(0),
+                unknown_columns: f.unknown_columns.clone(),
+            })
+            .collect(),
+        outputs: m
+            .outputs
+            .iter()
+            .map(|o| OutputEntry {
+                table: o.table.clone(),
+                path: o.path.clone(),
+                rows: o.rows,
+                bytes: o.bytes,
+                sha256: o.sha256.clone(),
+            })
+            .collect(),
+        totals: totals(m.inputs, m.future_rows),
+        rejects_by_type: rejects_by_type(m.inputs),
+        exit_status: m.exit_status,
+        stage_timings_ms: m.timings.clone(),
+    }
+}
+
+pub fn path(out: &Path, as_of: Month) -> PathBuf {
+    out.join("_manifests").join(format!("{as_of}.json"))
+}
+
+/// Writes the manifest atomically; returns its path.
+pub fn write(out: &Path, manifest: &Manifest) -> Result<PathBuf> {
+    let as_of =
+        Month::parse(&manifest.as_of).ok_or_else(|| Error::Internal("manifest as_of".into()))?;
+    let p = path(out, as_of);
+    let mut text = serde_json::to_string_pretty(manifest)
+        .map_err(|e| Error::Internal(format!("manifest: {e}")))?;
+    text.push('\n');
+    crate::output::write_file_atomically(&p, text.as_bytes())?;
+    Ok(p)
+}
+
+/// Reads a manifest written before (backfill resume, incremental runs).
+pub fn read(path: &Path) -> Result<Manifest> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::input(path, format!("cannot read manifest: {e}")))?;
+    serde_json::from_str(&text)
+        .map_err(|e| Error::input(path, format!("not a ledgerflow manifest: {e}")))
+}

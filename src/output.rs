@@ -1,1 +1,549 @@
-//! TODO
+//! Engine results → typed Parquet partitions `OUT/<table>/as_of=YYYY-MM/part-00000.parquet`
+//! (CONTRACT.md §4), replaced atomically.
+//!
+//! Column types follow CONTRACT §4: money DECIMAL(18,2), dates DATE, counts INTEGER,
+//! `line` BIGINT, flags BOOLEAN, `benefit_ratio` DOUBLE, everything else VARCHAR
+//! (`region` as its 6-digit code). Files are zstd, with statistics, row groups of
+//! 122 880 rows; polars writes no timestamps, so equal inputs give equal bytes.
+//!
+//! Atomicity: every part file is written under `OUT/_staging/` (outside every table
+//! folder, so `read_parquet('OUT/<table>/*/*.parquet')` never sees it), fsynced, then
+//! moved in with `rename(2)`: a new partition folder moves in whole; in an existing one
+//! each part file is replaced by one rename, then parts the new snapshot does not have
+//! are removed. A reader therefore sees each part file complete, old or new. A crashed
+//! run leaves only `OUT/_staging/`, which the next run deletes ([`clean_leftovers`]).
+
+use crate::config::OutputTable;
+use crate::domain::{Date, Fen, Month};
+use crate::engine::Batch;
+use crate::error::{Error, Result};
+use crate::id::PersonId;
+use crate::ledger::Reject;
+use polars::prelude::*;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+/// How `person_key` is made from an ID.
+pub enum KeyMode {
+    /// The normalised ID.
+    Raw,
+    /// Lowercase hex HMAC-SHA256 of the normalised ID under a secret key.
+    Pseudonym(Vec<u8>),
+}
+
+impl KeyMode {
+    pub fn key(&self, p: PersonId) -> String {
+        match self {
+            KeyMode::Raw => p.to_string(),
+            KeyMode::Pseudonym(k) => crate::digest::hmac_sha256_hex(k, p.to_string().as_bytes()),
+        }
+    }
+
+    /// Free text (reject messages and raw rows) safe to write: under pseudonyms every
+    /// ID-like token — a run of 15 or more digits, possibly ending in `X` — is replaced
+    /// by the HMAC of its upper-cased text, so even malformed IDs never appear raw.
+    pub fn mask(&self, text: &str) -> String {
+        let KeyMode::Pseudonym(k) = self else {
+            return text.to_string();
+        };
+        let b = text.as_bytes();
+        let mut out = String::with_capacity(text.len());
+        let mut i = 0;
+        while i < b.len() {
+            let mut j = i;
+            while j < b.len()
+                && (b[j].is_ascii_digit() || ((b[j] == b'X' || b[j] == b'x') && j > i))
+            {
+                j += 1;
+            }
+            if j - i >= 15 {
+                let token = text[i..j].to_ascii_uppercase();
+                out.push_str(&crate::digest::hmac_sha256_hex(k, token.as_bytes()));
+                i = j;
+            } else {
+                let step = if j > i {
+                    j - i
+                } else {
+                    text[i..].chars().next().map_or(1, char::len_utf8)
+                };
+                out.push_str(&text[i..i + step]);
+                i += step;
+            }
+        }
+        out
+    }
+}
+
+/// One written output file, for the manifest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutputFile {
+    pub table: String,
+    /// Relative to the output folder, `/`-separated.
+    pub path: String,
+    pub rows: u64,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+/// The folder where a run stages its files before moving them in.
+const STAGING: &str = "_staging";
+/// Rows per Parquet row group (DuckDB's and polars' streaming default).
+const ROW_GROUP: usize = 122_880;
+
+/// Removes what a crashed run left behind (its staging folder).
+pub fn clean_leftovers(out: &Path) -> Result<()> {
+    let staging = out.join(STAGING);
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging).map_err(|e| {
+            Error::output(
+                &staging,
+                format!("cannot remove a crashed run's leftovers: {e}"),
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// Checks that the output folder can be created and written, before any work.
+pub fn check_writable(out: &Path) -> Result<()> {
+    std::fs::create_dir_all(out)
+        .map_err(|e| Error::output(out, format!("cannot create output folder: {e}")))?;
+    let probe = out.join(format!(".ledgerflow-write-test-{}", std::process::id()));
+    std::fs::write(&probe, b"")
+        .map_err(|e| Error::output(out, format!("output folder is not writable: {e}")))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+/// Builds and writes every requested table for one `as_of`; returns the files written,
+/// in table order.
+pub fn write_tables(
+    out: &Path,
+    as_of: Month,
+    tables: &[OutputTable],
+    batch: &Batch,
+    rejects: &[Reject],
+    keys: &KeyMode,
+    rules_sha256: &str,
+) -> Result<Vec<OutputFile>> {
+    let mut written = Vec::with_capacity(tables.len());
+    for &t in tables {
+        let mut df = match t {
+            OutputTable::PersonMonth => person_month(batch, keys)?,
+            OutputTable::PersonStatus => person_status(batch, keys, rules_sha256)?,
+            OutputTable::Gaps => gaps(batch, keys)?,
+            OutputTable::Findings => findings(batch, keys)?,
+            OutputTable::Rejects => rejects_frame(rejects, keys)?,
+        };
+        written.push(write_partition(out, t.as_str(), as_of, &mut df)?);
+    }
+    Ok(written)
+}
+
+/// Sorts rows by `person_key` when keys are pseudonyms (raw IDs already sort as the
+/// engine's person order). `key_of_row` gives each row's person; returns the row order.
+fn key_order(keys: &KeyMode, persons: &[PersonId]) -> (Vec<String>, Option<Vec<usize>>) {
+    let mut cache: Option<(PersonId, String)> = None;
+    let mut out = Vec::with_capacity(persons.len());
+    for &p in persons {
+        match &cache {
+            Some((q, k)) if *q == p => out.push(k.clone()),
+            _ => {
+                let k = keys.key(p);
+                cache = Some((p, k.clone()));
+                out.push(k);
+            }
+        }
+    }
+    match keys {
+        KeyMode::Raw => (out, None),
+        KeyMode::Pseudonym(_) => {
+            let mut order: Vec<usize> = (0..out.len()).collect();
+            // Stable: rows of one person keep their period order.
+            order.sort_by(|&a, &b| out[a].cmp(&out[b]));
+            (out, Some(order))
+        }
+    }
+}
+
+/// Column builder that applies a row order.
+struct Cols<'a> {
+    order: Option<&'a [usize]>,
+    n: usize,
+    cols: Vec<Column>,
+}
+
+impl<'a> Cols<'a> {
+    fn new(n: usize, order: Option<&'a [usize]>) -> Self {
+        Cols {
+            order,
+            n,
+            cols: Vec::new(),
+        }
+    }
+    fn gather<T: Clone>(&self, v: Vec<T>) -> Vec<T> {
+        match self.order {
+            None => v,
+            Some(o) => o.iter().map(|&i| v[i].clone()).collect(),
+        }
+    }
+    /// A column of a type polars builds directly (strings, flags, ints, doubles).
+    fn plain<T: Clone, P: ?Sized>(&mut self, name: &str, v: Vec<T>)
+    where
+        Series: NamedFrom<Vec<T>, P>,
+    {
+        let v = self.gather(v);
+        self.cols.push(Series::new(name.into(), v).into_column());
+    }
+    fn date(&mut self, name: &str, v: Vec<Option<Date>>) {
+        let v = self.gather(v);
+        let ca =
+            Int32Chunked::from_iter_options(name.into(), v.into_iter().map(|d| d.map(|d| d.0)));
+        self.cols.push(ca.into_date().into_column());
+    }
+    fn month(&mut self, name: &str, v: Vec<Option<Month>>) {
+        self.date(
+            name,
+            v.into_iter().map(|m| m.map(Month::first_day)).collect(),
+        );
+    }
+    fn money(&mut self, name: &str, v: Vec<Option<Fen>>) -> Result<()> {
+        let v = self.gather(v);
+        let ca = Int128Chunked::from_iter_options(
+            name.into(),
+            v.into_iter().map(|f| f.map(|f| f.0 as i128)),
+        );
+        self.cols.push(ca.into_decimal(18, 2)?.into_column());
+        Ok(())
+    }
+    fn finish(self) -> Result<DataFrame> {
+        Ok(DataFrame::new(self.n, self.cols)?)
+    }
+}
+
+fn region(r: u32) -> String {
+    format!("{r:06}")
+}
+
+fn person_month(b: &Batch, keys: &KeyMode) -> Result<DataFrame> {
+    let rows = &b.months;
+    let persons: Vec<PersonId> = rows.iter().map(|r| r.person).collect();
+    let (key, order) = key_order(keys, &persons);
+    let mut c = Cols::new(rows.len(), order.as_deref());
+    c.plain("person_key", key);
+    c.month("period", rows.iter().map(|r| Some(r.period)).collect());
+    c.plain("scheme", rows.iter().map(|r| r.scheme.as_str()).collect());
+    c.plain("region", rows.iter().map(|r| region(r.region)).collect());
+    c.plain("paid", rows.iter().map(|r| r.paid).collect());
+    c.date("paid_on", rows.iter().map(|r| r.paid_on).collect());
+    c.plain("on_time", rows.iter().map(|r| r.on_time).collect());
+    c.plain(
+        "special_group",
+        rows.iter()
+            .map(|r| r.special_group.map(|g| g.as_str()))
+            .collect(),
+    );
+    c.plain("benefit", rows.iter().map(|r| r.benefit.as_str()).collect());
+    c.plain(
+        "benefit_ratio",
+        rows.iter().map(|r| r.benefit_ratio).collect(),
+    );
+    c.plain("reason", rows.iter().map(|r| r.reason.as_str()).collect());
+    c.plain("gap_id", rows.iter().map(|r| r.gap_id).collect());
+    c.finish()
+}
+
+fn person_status(b: &Batch, keys: &KeyMode, rules_sha256: &str) -> Result<DataFrame> {
+    let rows = &b.status;
+    let persons: Vec<PersonId> = rows.iter().map(|r| r.person).collect();
+    let (key, order) = key_order(keys, &persons);
+    let mut c = Cols::new(rows.len(), order.as_deref());
+    c.plain("person_key", key);
+    c.plain("gender", rows.iter().map(|r| r.gender.as_str()).collect());
+    c.date(
+        "birth_date",
+        rows.iter().map(|r| Some(r.birth_date)).collect(),
+    );
+    c.plain("region", rows.iter().map(|r| region(r.region)).collect());
+    c.plain("scheme", rows.iter().map(|r| r.scheme.as_str()).collect());
+    c.plain(
+        "special_group",
+        rows.iter()
+            .map(|r| r.special_group.map(|g| g.as_str()))
+            .collect(),
+    );
+    c.plain("benefit", rows.iter().map(|r| r.benefit.as_str()).collect());
+    c.plain(
+        "benefit_ratio",
+        rows.iter().map(|r| r.benefit_ratio).collect(),
+    );
+    c.date(
+        "benefits_from",
+        rows.iter().map(|r| r.benefits_from).collect(),
+    );
+    c.month(
+        "first_period",
+        rows.iter().map(|r| Some(r.first_period)).collect(),
+    );
+    c.month(
+        "last_paid_period",
+        rows.iter().map(|r| r.last_paid_period).collect(),
+    );
+    c.plain(
+        "cumulative_months",
+        rows.iter().map(|r| r.cumulative_months).collect(),
+    );
+    c.plain(
+        "continuous_months",
+        rows.iter().map(|r| r.continuous_months).collect(),
+    );
+    c.plain(
+        "continuity_at_risk",
+        rows.iter().map(|r| r.continuity_at_risk).collect(),
+    );
+    c.plain("gap_count", rows.iter().map(|r| r.gap_count).collect());
+    c.plain(
+        "open_gap_months",
+        rows.iter().map(|r| r.open_gap_months).collect(),
+    );
+    c.plain(
+        "longest_gap_months",
+        rows.iter().map(|r| r.longest_gap_months).collect(),
+    );
+    c.plain(
+        "arrears_months",
+        rows.iter().map(|r| r.arrears_months).collect(),
+    );
+    c.money(
+        "arrears_amount",
+        rows.iter().map(|r| Some(r.arrears_amount)).collect(),
+    )?;
+    c.money(
+        "late_fee_amount",
+        rows.iter().map(|r| Some(r.late_fee_amount)).collect(),
+    )?;
+    c.plain(
+        "retirement_min_months",
+        rows.iter().map(|r| r.retirement_min_months).collect(),
+    );
+    c.plain(
+        "months_short",
+        rows.iter().map(|r| r.months_short).collect(),
+    );
+    c.money(
+        "lump_sum_estimate",
+        rows.iter().map(|r| r.lump_sum_estimate).collect(),
+    )?;
+    c.plain(
+        "resident_continuous_years",
+        rows.iter().map(|r| r.resident_continuous_years).collect(),
+    );
+    c.money(
+        "incentive_raise",
+        rows.iter().map(|r| Some(r.incentive_raise)).collect(),
+    )?;
+    c.plain("rules_sha256", vec![rules_sha256.to_string(); rows.len()]);
+    c.finish()
+}
+
+fn gaps(b: &Batch, keys: &KeyMode) -> Result<DataFrame> {
+    let rows = &b.gaps;
+    let persons: Vec<PersonId> = rows.iter().map(|r| r.person).collect();
+    let (key, order) = key_order(keys, &persons);
+    let mut c = Cols::new(rows.len(), order.as_deref());
+    c.plain("person_key", key);
+    c.plain("gap_id", rows.iter().map(|r| r.gap_id).collect());
+    c.plain("kind", rows.iter().map(|r| r.kind.as_str()).collect());
+    c.date(
+        "gap_start",
+        rows.iter().map(|r| Some(r.gap_start)).collect(),
+    );
+    c.date("gap_end", rows.iter().map(|r| Some(r.gap_end)).collect());
+    c.plain("months", rows.iter().map(|r| r.months).collect());
+    c.plain("open", rows.iter().map(|r| r.open).collect());
+    c.plain(
+        "payer",
+        rows.iter().map(|r| r.payer.map(|p| p.as_str())).collect(),
+    );
+    c.plain("state", rows.iter().map(|r| r.state.as_str()).collect());
+    c.date("backpaid_on", rows.iter().map(|r| r.backpaid_on).collect());
+    c.date("deadline", rows.iter().map(|r| r.deadline).collect());
+    c.money(
+        "backpay_amount",
+        rows.iter().map(|r| Some(r.backpay_amount)).collect(),
+    )?;
+    c.money(
+        "late_fee_amount",
+        rows.iter().map(|r| Some(r.late_fee_amount)).collect(),
+    )?;
+    c.plain("wait_months", rows.iter().map(|r| r.wait_months).collect());
+    c.date(
+        "benefits_from",
+        rows.iter().map(|r| r.benefits_from).collect(),
+    );
+    c.finish()
+}
+
+fn findings(b: &Batch, keys: &KeyMode) -> Result<DataFrame> {
+    let rows = &b.findings;
+    let persons: Vec<PersonId> = rows.iter().map(|r| r.person).collect();
+    let (key, order) = key_order(keys, &persons);
+    let mut c = Cols::new(rows.len(), order.as_deref());
+    c.plain("person_key", key);
+    c.month("period", rows.iter().map(|r| Some(r.period)).collect());
+    c.plain("code", rows.iter().map(|r| r.code.as_str()).collect());
+    c.plain("detail", rows.iter().map(|r| r.detail.clone()).collect());
+    c.finish()
+}
+
+fn rejects_frame(rejects: &[Reject], keys: &KeyMode) -> Result<DataFrame> {
+    let mut order: Vec<usize> = (0..rejects.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (x, y) = (&rejects[a], &rejects[b]);
+        (&x.source_file, x.line).cmp(&(&y.source_file, y.line))
+    });
+    let mut c = Cols::new(rejects.len(), Some(&order));
+    c.plain(
+        "source_file",
+        rejects.iter().map(|r| r.source_file.clone()).collect(),
+    );
+    c.plain("line", rejects.iter().map(|r| r.line as i64).collect());
+    c.plain(
+        "column",
+        rejects.iter().map(|r| r.column.as_deref()).collect(),
+    );
+    c.plain(
+        "error_type",
+        rejects.iter().map(|r| r.error_type.as_str()).collect(),
+    );
+    c.plain(
+        "message",
+        rejects.iter().map(|r| keys.mask(&r.message)).collect(),
+    );
+    c.plain("raw", rejects.iter().map(|r| keys.mask(&r.raw)).collect());
+    c.finish()
+}
+
+fn partition_dir(out: &Path, table: &str, as_of: Month) -> PathBuf {
+    out.join(table).join(format!("as_of={as_of}"))
+}
+
+fn io_err(path: &Path, what: &str) -> impl Fn(std::io::Error) -> Error {
+    let path = path.to_path_buf();
+    let what = what.to_string();
+    move |e| {
+        let hint = if e.raw_os_error() == Some(28) {
+            " (disk full)"
+        } else {
+            ""
+        };
+        Error::output(&path, format!("{what}: {e}{hint}"))
+    }
+}
+
+fn fsync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|f| f.sync_all())
+        .map_err(io_err(dir, "cannot sync folder"))
+}
+
+/// Writes one table's partition atomically (see the module docs).
+fn write_partition(
+    out: &Path,
+    table: &str,
+    as_of: Month,
+    df: &mut DataFrame,
+) -> Result<OutputFile> {
+    let part = "part-00000.parquet";
+    let staging = partition_dir(&out.join(STAGING), table, as_of);
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging)
+            .map_err(io_err(&staging, "cannot clear staging folder"))?;
+    }
+    std::fs::create_dir_all(&staging).map_err(io_err(&staging, "cannot create staging folder"))?;
+    let staged = staging.join(part);
+    let mut file = File::create(&staged).map_err(io_err(&staged, "cannot create"))?;
+    ParquetWriter::new(&mut file)
+        .with_compression(ParquetCompression::Zstd(None))
+        .with_statistics(StatisticsOptions::full())
+        .with_row_group_size(Some(ROW_GROUP))
+        .finish(df)
+        .map_err(|e| Error::output(&staged, format!("cannot write Parquet: {e}")))?;
+    file.sync_all().map_err(io_err(&staged, "cannot sync"))?;
+    drop(file);
+    let bytes = std::fs::read(&staged).map_err(io_err(&staged, "cannot read back"))?;
+    let sha256 = crate::digest::sha256_hex(&bytes);
+    fsync_dir(&staging)?;
+
+    let target = partition_dir(out, table, as_of);
+    let table_dir = out.join(table);
+    std::fs::create_dir_all(&table_dir)
+        .map_err(io_err(&table_dir, "cannot create table folder"))?;
+    if !target.exists() {
+        std::fs::rename(&staging, &target).map_err(io_err(&target, "cannot move partition in"))?;
+        fsync_dir(&table_dir)?;
+    } else {
+        let dest = target.join(part);
+        std::fs::rename(&staged, &dest).map_err(io_err(&dest, "cannot replace part file"))?;
+        // Parts the new snapshot does not have (e.g. from an earlier sharded run).
+        let entries = std::fs::read_dir(&target).map_err(io_err(&target, "cannot list"))?;
+        for entry in entries.flatten() {
+            if entry.file_name() != part {
+                let p = entry.path();
+                std::fs::remove_file(&p).map_err(io_err(&p, "cannot remove stale part"))?;
+            }
+        }
+        fsync_dir(&target)?;
+        let _ = std::fs::remove_dir(&staging);
+    }
+    Ok(OutputFile {
+        table: table.to_string(),
+        path: format!("{table}/as_of={as_of}/{part}"),
+        rows: df.height() as u64,
+        bytes: bytes.len() as u64,
+        sha256,
+    })
+}
+
+/// Writes `data` to `path` atomically (temporary file beside it, fsync, rename).
+pub fn write_file_atomically(path: &Path, data: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(io_err(dir, "cannot create folder"))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let mut f = File::create(&tmp).map_err(io_err(&tmp, "cannot create"))?;
+    std::io::Write::write_all(&mut f, data).map_err(io_err(&tmp, "cannot write"))?;
+    f.sync_all().map_err(io_err(&tmp, "cannot sync"))?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(io_err(path, "cannot move into place"))?;
+    fsync_dir(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masking_replaces_every_id_like_token_and_nothing_else() {
+        let keys = KeyMode::Pseudonym(b"k".to_vec());
+        let raw = "37020219850312011x,2025-13,employee,800.00,8000.00,2025-01-20,370200";
+        let masked = keys.mask(raw);
+        let h = crate::digest::hmac_sha256_hex(b"k", b"37020219850312011X");
+        assert_eq!(
+            masked,
+            format!("{h},2025-13,employee,800.00,8000.00,2025-01-20,370200")
+        );
+        assert_eq!(
+            keys.mask("bad check digit in 123456789012345 (15)"),
+            format!(
+                "bad check digit in {} (15)",
+                crate::digest::hmac_sha256_hex(b"k", b"123456789012345")
+            )
+        );
+        assert_eq!(keys.mask("短 12345678901234 ok"), "短 12345678901234 ok");
+        assert_eq!(KeyMode::Raw.mask(raw), raw);
+    }
+}

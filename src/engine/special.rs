@@ -104,20 +104,20 @@ pub fn findings<P: ParamSource>(inp: &FindingInputs, params: &P, as_of: Month) -
             }
         }
         // STATUS_WITHOUT_SUBSIDY: an active group on P(Y) but no government row for Y.
-        if ry.year <= as_of.year() && ry.government_rows == 0 {
-            if let Some(g) = ry.paid_date.and_then(|d| group_on_day(inp.groups, d)) {
-                if p.subsidy_ratio(g).0 > 0 {
-                    out.push(Finding {
-                        period: jan,
-                        code: FindingCode::StatusWithoutSubsidy,
-                        detail: format!(
-                            "{g} on the payment day {} but no government subsidy for {}",
-                            ry.paid_date.map(|d| d.to_string()).unwrap_or_default(),
-                            ry.year
-                        ),
-                    });
-                }
-            }
+        if ry.year <= as_of.year()
+            && ry.government_rows == 0
+            && let Some(g) = ry.paid_date.and_then(|d| group_on_day(inp.groups, d))
+            && p.subsidy_ratio(g).0 > 0
+        {
+            out.push(Finding {
+                period: jan,
+                code: FindingCode::StatusWithoutSubsidy,
+                detail: format!(
+                    "{g} on the payment day {} but no government subsidy for {}",
+                    ry.paid_date.map(|d| d.to_string()).unwrap_or_default(),
+                    ry.year
+                ),
+            });
         }
     }
     // STATUS_GAP: an exempt group active in some month ≤ A of year Y, and neither a
