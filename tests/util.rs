@@ -308,13 +308,19 @@ pub fn cell(v: &AnyValue) -> String {
     }
 }
 
-/// `YYYY-MM-DD` of days since 1970-01-01.
+/// `YYYY-MM-DD` of days since 1970-01-01 (proleptic Gregorian; H. Hinnant's
+/// `civil_from_days`).
 pub fn date_from_days(days: i32) -> String {
-    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
-    let d = epoch
-        .checked_add_signed(chrono::TimeDelta::days(days as i64))
-        .unwrap_or_else(|| panic!("date out of range: {days}"));
-    d.format("%Y-%m-%d").to_string()
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
 }
 
 /// A decimal integer `v` with `scale` digits after the point, e.g. (160000, 2) → `1600.00`.
@@ -411,6 +417,9 @@ fn canonical_cells() {
     assert_eq!(decimal(0, 2), "0.00");
     assert_eq!(date_from_days(0), "1970-01-01");
     assert_eq!(date_from_days(20089), "2025-01-01");
+    assert_eq!(date_from_days(20148), "2025-03-01");
+    assert_eq!(date_from_days(19782), "2024-02-29");
+    assert_eq!(date_from_days(-1), "1969-12-31");
     assert_eq!(cell(&AnyValue::Float64(1.0)), "1");
     assert_eq!(cell(&AnyValue::Float64(0.5)), "0.5");
     assert_eq!(cell(&AnyValue::Null), "");
