@@ -142,7 +142,49 @@ fn check_sample_output(out: &Path) -> String {
         Some(as_of.as_str()),
         "manifest as_of"
     );
+
+    // Every Parquet file sits in a table partition, and the manifest lists it with its
+    // rows and bytes (CONTRACT §4 "Manifest").
+    for (rel, bytes) in util::parquet_files_under(out) {
+        let parts: Vec<&str> = rel.split('/').collect();
+        assert!(
+            parts.len() == 3
+                && TABLES.contains(&parts[0])
+                && parts[1] == format!("as_of={as_of}")
+                && parts[2].starts_with("part-"),
+            "stray Parquet file {rel} in the output folder"
+        );
+        let rows = util::read_parquet(&out.join(&rel)).height() as u64;
+        let entry = find_object_naming(&m, &rel)
+            .unwrap_or_else(|| panic!("manifest does not list output file {rel}: {m:#}"));
+        let numbers: Vec<u64> = entry.values().filter_map(|v| v.as_u64()).collect();
+        assert!(
+            numbers.contains(&(bytes.len() as u64)) && numbers.contains(&rows),
+            "manifest entry of {rel} should hold its bytes {} and rows {rows}: {entry:?}",
+            bytes.len()
+        );
+    }
     as_of
+}
+
+/// The first JSON object with a string value ending in `suffix`.
+fn find_object_naming<'a>(
+    v: &'a serde_json::Value,
+    suffix: &str,
+) -> Option<&'a serde_json::Map<String, serde_json::Value>> {
+    match v {
+        serde_json::Value::Object(map) => {
+            if map.values().any(|x| {
+                x.as_str()
+                    .is_some_and(|s| s.replace('\\', "/").ends_with(suffix))
+            }) {
+                return Some(map);
+            }
+            map.values().find_map(|x| find_object_naming(x, suffix))
+        }
+        serde_json::Value::Array(xs) => xs.iter().find_map(|x| find_object_naming(x, suffix)),
+        _ => None,
+    }
 }
 
 #[test]
