@@ -415,3 +415,89 @@ fn explain_text_and_json() {
     }
     assert!(!dir.join("out").exists(), "explain must not write outputs");
 }
+
+/// HMAC-SHA256 (RFC 2104) as lowercase hex.
+fn hmac_sha256_hex(key: &[u8], msg: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut k = [0u8; 64];
+    if key.len() > 64 {
+        k[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        k[..key.len()].copy_from_slice(key);
+    }
+    let inner = Sha256::new()
+        .chain_update(k.map(|b| b ^ 0x36))
+        .chain_update(msg)
+        .finalize();
+    let outer = Sha256::new()
+        .chain_update(k.map(|b| b ^ 0x5c))
+        .chain_update(inner)
+        .finalize();
+    outer.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn hmac_matches_rfc4231_case_2() {
+    assert_eq!(
+        hmac_sha256_hex(b"Jefe", b"what do ya want for nothing?"),
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+    );
+}
+
+#[test]
+fn pseudonymised_keys_are_hmac_and_need_a_key() {
+    let dir = util::temp_dir("cli-pseudonym");
+    let pipe = util::write_pipeline(&dir, LEDGER_01, None);
+    let text = fs::read_to_string(&pipe).unwrap();
+    assert!(text.contains("pseudonymize = false"));
+    util::write(
+        &pipe,
+        &text.replace("pseudonymize = false", "pseudonymize = true"),
+    );
+
+    let run = util::ledgerflow(&["run", s(&pipe), "--as-of", "2025-06", "--quiet"]);
+    run.expect_code(1);
+    assert!(
+        run.stderr.contains("LEDGERFLOW_PSEUDONYM_KEY"),
+        "the error should name the missing key variable:\n{}",
+        run.stderr
+    );
+    assert!(
+        !dir.join("out").join("person_status").exists(),
+        "nothing may be written without a key"
+    );
+
+    let key = "test-key-123";
+    let env = [("LEDGERFLOW_PSEUDONYM_KEY", key)];
+    util::ledgerflow_env(&["run", s(&pipe), "--as-of", "2025-06", "--quiet"], &env).expect_ok();
+    let want = hmac_sha256_hex(key.as_bytes(), b"370202198503120113");
+    let out = dir.join("out");
+    for t in ["person_status", "person_month", "gaps"] {
+        let table = util::read_table(&out, t, "2025-06");
+        assert!(!table.rows.is_empty(), "{t} is empty");
+        for k in table.column("person_key") {
+            assert_eq!(
+                k, want,
+                "{t}: person_key is not HMAC-SHA256(key, ID) in lowercase hex"
+            );
+        }
+    }
+    // explain still takes the raw ID.
+    let run = util::ledgerflow_env(
+        &[
+            "explain",
+            s(&pipe),
+            "--person",
+            "370202198503120113",
+            "--as-of",
+            "2025-06",
+        ],
+        &env,
+    );
+    run.expect_ok();
+    assert!(
+        run.stdout.contains("2025-06-16"),
+        "explain output:\n{}",
+        run.stdout
+    );
+}

@@ -53,10 +53,17 @@ impl Run {
 
 /// Runs the binary under test with `args`, capturing the exit code, stdout and stderr.
 pub fn ledgerflow<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Run {
+    ledgerflow_env(args, &[])
+}
+
+/// [`ledgerflow`] with extra environment variables (`LEDGERFLOW_PSEUDONYM_KEY` is
+/// removed unless given here).
+pub fn ledgerflow_env<S: AsRef<std::ffi::OsStr>>(args: &[S], envs: &[(&str, &str)]) -> Run {
     let bin = env!("CARGO_BIN_EXE_ledgerflow");
     let out = Command::new(bin)
         .args(args)
         .env_remove("LEDGERFLOW_PSEUDONYM_KEY")
+        .envs(envs.iter().copied())
         .output()
         .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
     Run {
