@@ -7,6 +7,7 @@ use crate::engine::{self, Batch, GroupInterval, PersonInput, PersonRows};
 use crate::error::{Error, Result};
 use crate::id::PersonId;
 use crate::ledger::{InputKind, Inputs, LedgerRows};
+use crate::shard::Shard;
 use crate::{manifest, output, validate};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
@@ -45,6 +46,8 @@ pub struct RunOptions {
     pub as_of: Option<Month>,
     pub out: Option<PathBuf>,
     pub quiet: bool,
+    /// Evaluate and write only this shard's people (see [`crate::shard`]).
+    pub shard: Option<Shard>,
 }
 
 /// What a finished run reports back to `main` (which maps it to an exit code).
@@ -274,9 +277,35 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
     };
     key_mode(&loaded.pipeline)?;
     output::check_writable(&loaded.pipeline.out_dir)?;
-    let prep = timings.time("prepare", || prepare(&loaded.inputs));
+    let mut prep = timings.time("prepare", || prepare(&loaded.inputs));
+    if let Some(s) = opts.shard {
+        prep.persons.retain(|p| s.contains(p.person));
+        progress.say(format!(
+            "shard {}/{}: {} people",
+            s.index,
+            s.count,
+            prep.persons.len()
+        ));
+    }
     let resolver = loaded.rules.resolver(&prep.regions);
-    write_snapshot(&loaded, &prep, &resolver, as_of, &progress, timings)
+    write_snapshot(
+        &loaded, &prep, &resolver, as_of, opts.shard, &progress, timings,
+    )
+}
+
+/// `ledgerflow merge-manifests`: publishes the shards of one `as_of` (see [`crate::shard`]).
+pub fn merge_manifests(
+    pipeline: &Path,
+    out: Option<PathBuf>,
+    as_of: Month,
+    shards: u32,
+) -> Result<()> {
+    let mut p = Pipeline::load(pipeline)?;
+    if let Some(out) = out {
+        p.out_dir = out;
+    }
+    crate::shard::merge(&p.out_dir, as_of, shards)?;
+    Ok(())
 }
 
 /// Options of `ledgerflow backfill`.
@@ -329,11 +358,19 @@ pub fn backfill(opts: &BackfillOptions) -> Result<BackfillOutcome> {
             continue;
         }
         progress.say(format!("[{}/{months}] {m}", i + 1));
-        let done = write_snapshot(&loaded, &prep, &resolver, m, &progress, timings.clone())
-            .map_err(|e| Error::Output {
-                path: format!("backfill month {m}"),
-                message: e.to_string(),
-            })?;
+        let done = write_snapshot(
+            &loaded,
+            &prep,
+            &resolver,
+            m,
+            None,
+            &progress,
+            timings.clone(),
+        )
+        .map_err(|e| Error::Output {
+            path: format!("backfill month {m}"),
+            message: e.to_string(),
+        })?;
         outcome.quality_gate_failed |= done.quality_gate_failed;
         outcome.written.push(m);
     }
@@ -389,6 +426,7 @@ pub fn write_snapshot(
     prep: &Prepared,
     resolver: &crate::config::Resolver,
     as_of: Month,
+    shard: Option<Shard>,
     progress: &Progress,
     mut timings: Timings,
 ) -> Result<RunOutcome> {
@@ -416,15 +454,15 @@ pub fn write_snapshot(
         .is_some_and(|max| totals.reject_ratio() > max);
     output::clean_leftovers(&pipeline.out_dir)?;
     let outputs = timings.time("write", || {
-        output::write_tables(
-            &pipeline.out_dir,
+        let target = output::Target {
+            out: &pipeline.out_dir,
             as_of,
-            &pipeline.tables,
-            &batch,
-            &inputs.rejects,
-            &keys,
-            &rules.sha256,
-        )
+            tables: &pipeline.tables,
+            keys: &keys,
+            rules_sha256: &rules.sha256,
+            shard,
+        };
+        output::write_tables(&target, &batch, &inputs.rejects)
     })?;
     progress.say(format!(
         "wrote {} files under {}",
@@ -441,7 +479,10 @@ pub fn write_snapshot(
         exit_status: if quality_gate_failed { 3 } else { 0 },
         timings: &timings.0,
     });
-    let path = manifest::write(&pipeline.out_dir, &m)?;
+    let path = match shard {
+        None => manifest::write(&pipeline.out_dir, &m)?,
+        Some(s) => manifest::write_to(&s.manifest_path(&pipeline.out_dir, as_of), &m)?,
+    };
     progress.say(format!("manifest {}", path.display()));
     if quality_gate_failed {
         eprintln!(

@@ -6,6 +6,7 @@ use ledgerflow::commands::{self, RunOptions};
 use ledgerflow::domain::Month;
 use ledgerflow::error::Error;
 use ledgerflow::generate;
+use ledgerflow::shard::Shard;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -18,6 +19,10 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+fn parse_shard(s: &str) -> Result<Shard, String> {
+    Shard::parse(s).ok_or_else(|| format!("expected K/N with 0 <= K < N, got {s:?}"))
 }
 
 fn parse_month(s: &str) -> Result<Month, String> {
@@ -39,9 +44,23 @@ enum Command {
         /// Worker threads (default: all cores).
         #[arg(long)]
         threads: Option<usize>,
+        /// Evaluate only shard K of N (0-based); finish with `merge-manifests`.
+        #[arg(long, value_parser = parse_shard)]
+        shard: Option<Shard>,
         /// Silence progress on stderr.
         #[arg(long)]
         quiet: bool,
+    },
+    /// Publish the N shard runs of one month as a snapshot and write its manifest.
+    MergeManifests {
+        pipeline: PathBuf,
+        #[arg(long, value_parser = parse_month)]
+        as_of: Month,
+        /// How many shards ran (N of --shard K/N).
+        #[arg(long)]
+        shards: u32,
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Write one snapshot per month from --from to --to (inputs are read once).
     Backfill {
@@ -152,6 +171,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             as_of,
             out,
             threads,
+            shard,
             quiet,
         } => {
             set_threads(threads)?;
@@ -160,6 +180,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                 as_of,
                 out,
                 quiet,
+                shard,
             })?;
             Ok(if outcome.quality_gate_failed { 3 } else { 0 })
         }
@@ -182,6 +203,15 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                 force,
             })?;
             Ok(if outcome.quality_gate_failed { 3 } else { 0 })
+        }
+        Command::MergeManifests {
+            pipeline,
+            as_of,
+            shards,
+            out,
+        } => {
+            commands::merge_manifests(&pipeline, out, as_of, shards)?;
+            Ok(0)
         }
         Command::Validate { pipeline, as_of } => {
             let outcome = commands::validate(&pipeline, as_of)?;

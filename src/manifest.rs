@@ -25,6 +25,9 @@ pub struct Manifest {
     pub rejects_by_type: BTreeMap<String, u64>,
     pub exit_status: u8,
     pub stage_timings_ms: BTreeMap<String, u64>,
+    /// Set on a snapshot merged from `N` shard runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shards: Option<u32>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -159,6 +162,7 @@ pub fn build(m: &ManifestInput) -> Manifest {
         rejects_by_type: rejects_by_type(m.inputs),
         exit_status: m.exit_status,
         stage_timings_ms: m.timings.clone(),
+        shards: None,
     }
 }
 
@@ -170,7 +174,12 @@ pub fn path(out: &Path, as_of: Month) -> PathBuf {
 pub fn write(out: &Path, manifest: &Manifest) -> Result<PathBuf> {
     let as_of =
         Month::parse(&manifest.as_of).ok_or_else(|| Error::Internal("manifest as_of".into()))?;
-    let p = path(out, as_of);
+    write_to(&path(out, as_of), manifest)
+}
+
+/// Writes the manifest atomically to `p`; returns `p`.
+pub fn write_to(p: &Path, manifest: &Manifest) -> Result<PathBuf> {
+    let p = p.to_path_buf();
     let mut text = serde_json::to_string_pretty(manifest)
         .map_err(|e| Error::Internal(format!("manifest: {e}")))?;
     text.push('\n');

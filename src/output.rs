@@ -86,7 +86,7 @@ pub struct OutputFile {
 }
 
 /// The folder where a run stages its files before moving them in.
-const STAGING: &str = "_staging";
+pub const STAGING: &str = "_staging";
 /// Rows per Parquet row group (DuckDB's and polars' streaming default).
 const ROW_GROUP: usize = 122_880;
 
@@ -115,19 +115,42 @@ pub fn check_writable(out: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Where and how a snapshot's tables are written.
+#[derive(Clone, Copy)]
+pub struct Target<'a> {
+    pub out: &'a Path,
+    pub as_of: Month,
+    pub tables: &'a [OutputTable],
+    pub keys: &'a KeyMode,
+    pub rules_sha256: &'a str,
+    pub shard: Option<crate::shard::Shard>,
+}
+
 /// Builds and writes every requested table for one `as_of`; returns the files written,
 /// in table order.
-pub fn write_tables(
-    out: &Path,
-    as_of: Month,
-    tables: &[OutputTable],
-    batch: &Batch,
-    rejects: &[Reject],
-    keys: &KeyMode,
-    rules_sha256: &str,
-) -> Result<Vec<OutputFile>> {
+///
+/// A plain run stages under `OUT/_staging/` and publishes each table at once. A shard
+/// run (`shard = Some(..)`) writes `part-<K>.parquet` files into its own folder
+/// under `OUT/_shards/` and publishes nothing: `merge-manifests` publishes all shards'
+/// parts together. Shard runs write `rejects` only in shard 0 (rejects have no person).
+pub fn write_tables(to: &Target, batch: &Batch, rejects: &[Reject]) -> Result<Vec<OutputFile>> {
+    let Target {
+        out,
+        as_of,
+        tables,
+        keys,
+        rules_sha256,
+        shard,
+    } = *to;
+    let (staging, part) = match shard {
+        None => (out.join(STAGING), "part-00000.parquet".to_string()),
+        Some(s) => (s.dir(out, as_of), s.part_name()),
+    };
     let mut written = Vec::with_capacity(tables.len());
     for &t in tables {
+        if t == OutputTable::Rejects && shard.is_some_and(|s| s.index != 0) {
+            continue;
+        }
         let mut df = match t {
             OutputTable::PersonMonth => person_month(batch, keys)?,
             OutputTable::PersonStatus => person_status(batch, keys, rules_sha256)?,
@@ -135,7 +158,14 @@ pub fn write_tables(
             OutputTable::Findings => findings(batch, keys)?,
             OutputTable::Rejects => rejects_frame(rejects, keys)?,
         };
-        written.push(write_partition(out, t.as_str(), as_of, &mut df)?);
+        let (staged, file) = stage(&staging, t.as_str(), as_of, &part, &mut df)?;
+        if shard.is_none() {
+            publish(out, t.as_str(), as_of, &[staged])?;
+        }
+        written.push(file);
+    }
+    if shard.is_none() {
+        let _ = std::fs::remove_dir_all(&staging);
     }
     Ok(written)
 }
@@ -424,7 +454,7 @@ fn rejects_frame(rejects: &[Reject], keys: &KeyMode) -> Result<DataFrame> {
     c.finish()
 }
 
-fn partition_dir(out: &Path, table: &str, as_of: Month) -> PathBuf {
+pub fn partition_dir(out: &Path, table: &str, as_of: Month) -> PathBuf {
     out.join(table).join(format!("as_of={as_of}"))
 }
 
@@ -447,21 +477,17 @@ fn fsync_dir(dir: &Path) -> Result<()> {
         .map_err(io_err(dir, "cannot sync folder"))
 }
 
-/// Writes one table's partition atomically (see the module docs).
-fn write_partition(
-    out: &Path,
+/// Writes one part file into `staging/<table>/as_of=M/<part>` and fsyncs it.
+fn stage(
+    staging: &Path,
     table: &str,
     as_of: Month,
+    part: &str,
     df: &mut DataFrame,
-) -> Result<OutputFile> {
-    let part = "part-00000.parquet";
-    let staging = partition_dir(&out.join(STAGING), table, as_of);
-    if staging.exists() {
-        std::fs::remove_dir_all(&staging)
-            .map_err(io_err(&staging, "cannot clear staging folder"))?;
-    }
-    std::fs::create_dir_all(&staging).map_err(io_err(&staging, "cannot create staging folder"))?;
-    let staged = staging.join(part);
+) -> Result<(PathBuf, OutputFile)> {
+    let dir = partition_dir(staging, table, as_of);
+    std::fs::create_dir_all(&dir).map_err(io_err(&dir, "cannot create staging folder"))?;
+    let staged = dir.join(part);
     let mut file = File::create(&staged).map_err(io_err(&staged, "cannot create"))?;
     ParquetWriter::new(&mut file)
         .with_compression(ParquetCompression::Zstd(None))
@@ -472,37 +498,53 @@ fn write_partition(
     file.sync_all().map_err(io_err(&staged, "cannot sync"))?;
     drop(file);
     let bytes = std::fs::read(&staged).map_err(io_err(&staged, "cannot read back"))?;
-    let sha256 = crate::digest::sha256_hex(&bytes);
-    fsync_dir(&staging)?;
-
-    let target = partition_dir(out, table, as_of);
-    let table_dir = out.join(table);
-    std::fs::create_dir_all(&table_dir)
-        .map_err(io_err(&table_dir, "cannot create table folder"))?;
-    if !target.exists() {
-        std::fs::rename(&staging, &target).map_err(io_err(&target, "cannot move partition in"))?;
-        fsync_dir(&table_dir)?;
-    } else {
-        let dest = target.join(part);
-        std::fs::rename(&staged, &dest).map_err(io_err(&dest, "cannot replace part file"))?;
-        // Parts the new snapshot does not have (e.g. from an earlier sharded run).
-        let entries = std::fs::read_dir(&target).map_err(io_err(&target, "cannot list"))?;
-        for entry in entries.flatten() {
-            if entry.file_name() != part {
-                let p = entry.path();
-                std::fs::remove_file(&p).map_err(io_err(&p, "cannot remove stale part"))?;
-            }
-        }
-        fsync_dir(&target)?;
-        let _ = std::fs::remove_dir(&staging);
-    }
-    Ok(OutputFile {
+    fsync_dir(&dir)?;
+    let written = OutputFile {
         table: table.to_string(),
         path: format!("{table}/as_of={as_of}/{part}"),
         rows: df.height() as u64,
         bytes: bytes.len() as u64,
-        sha256,
-    })
+        sha256: crate::digest::sha256_hex(&bytes),
+    };
+    Ok((staged, written))
+}
+
+/// Moves staged part files into `OUT/<table>/as_of=M/` (see the module docs): a new
+/// partition folder moves in whole, otherwise each part is replaced by one rename;
+/// then parts the new snapshot does not have are removed.
+pub fn publish(out: &Path, table: &str, as_of: Month, staged: &[PathBuf]) -> Result<()> {
+    let target = partition_dir(out, table, as_of);
+    let table_dir = out.join(table);
+    std::fs::create_dir_all(&table_dir)
+        .map_err(io_err(&table_dir, "cannot create table folder"))?;
+    let names: Vec<_> = staged
+        .iter()
+        .filter_map(|p| p.file_name().map(|n| n.to_owned()))
+        .collect();
+    let single_dir = staged.first().and_then(|p| p.parent());
+    let whole = !target.exists()
+        && single_dir.is_some()
+        && staged.iter().all(|p| p.parent() == single_dir)
+        && std::fs::read_dir(single_dir.unwrap_or(Path::new(".")))
+            .is_ok_and(|d| d.count() == staged.len());
+    if whole && let Some(dir) = single_dir {
+        std::fs::rename(dir, &target).map_err(io_err(&target, "cannot move partition in"))?;
+        return fsync_dir(&table_dir);
+    }
+    std::fs::create_dir_all(&target).map_err(io_err(&target, "cannot create partition folder"))?;
+    for (from, name) in staged.iter().zip(&names) {
+        let dest = target.join(name);
+        std::fs::rename(from, &dest).map_err(io_err(&dest, "cannot replace part file"))?;
+    }
+    let entries = std::fs::read_dir(&target).map_err(io_err(&target, "cannot list"))?;
+    for entry in entries.flatten() {
+        if !names.contains(&entry.file_name()) {
+            let p = entry.path();
+            std::fs::remove_file(&p).map_err(io_err(&p, "cannot remove stale part"))?;
+        }
+    }
+    fsync_dir(&target)?;
+    fsync_dir(&table_dir)
 }
 
 /// Writes `data` to `path` atomically (temporary file beside it, fsync, rename).
