@@ -1,1 +1,6 @@
+//! The integration tests: one binary (see Cargo.toml), one module per area.
 
+mod cli;
+mod duckdb;
+mod scenarios;
+mod util;
