@@ -7,7 +7,7 @@ use crate::engine::{self, Batch, GroupInterval, PersonInput, PersonRows};
 use crate::error::{Error, Result};
 use crate::id::PersonId;
 use crate::ledger::{InputKind, Inputs, LedgerRows};
-use crate::{manifest, output, validate};
+use crate::{manifest, output, report, validate};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -353,7 +353,12 @@ pub fn write_snapshot(
         timings: &timings.0,
     });
     let path = manifest::write(&pipeline.out_dir, &m)?;
-    progress.say(format!("manifest {}", path.display()));
+    let report = report::write(&pipeline.out_dir, as_of, &batch, &m)?;
+    progress.say(format!(
+        "manifest {}, report {}",
+        path.display(),
+        report.display()
+    ));
     if quality_gate_failed {
         eprintln!(
             "ledgerflow: {}: reject ratio {:.4} ({} of {} ledger rows) exceeds [quality] max_reject_ratio = {}",
