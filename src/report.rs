@@ -96,7 +96,7 @@ td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 table.meta th{background:#f3f4f6;font-weight:600;width:200px}
 code{font-size:12px;word-break:break-all}
-section{margin:28px 0;border-top:1px solid #ddd;padding-top:8px}
+section{margin:12px 0;border-top:1px solid #ddd;padding-top:4px}
 svg{width:100%;height:auto;display:block}
 svg text{font-family:'DejaVu Sans',Arial,Helvetica,sans-serif;font-size:11px;fill:#222}
 svg .t{font-size:16px;font-weight:bold}
@@ -555,14 +555,14 @@ fn svg(c: &Chart) -> String {
     let (height, rotate_values, cat_every, rotate_cats);
     if c.horizontal {
         f.band = if c.stacked {
-            26.0
+            22.0
         } else {
-            8.0 + 16.0 * c.series.len() as f64
+            6.0 + 16.0 * c.series.len() as f64
         };
         f.left = 30.0 + widest_cat + 10.0;
         f.top = head;
         f.value_len = WIDTH - f.left - widest_value.max(widest_tick / 2.0) - 16.0;
-        height = f.top + f.cat_len().max(f.band) + 52.0;
+        height = f.top + f.cat_len().max(f.band) + 44.0;
         (rotate_values, cat_every, rotate_cats) = (false, 1, false);
     } else {
         f.left = 30.0 + widest_tick + 10.0;
@@ -585,7 +585,7 @@ fn svg(c: &Chart) -> String {
             } else {
                 16.0
             };
-        f.value_len = 300.0;
+        f.value_len = 200.0;
         let cats = if rotate_cats {
             widest_cat * 0.72 + 18.0
         } else {
@@ -732,15 +732,15 @@ fn svg(c: &Chart) -> String {
         );
     }
     // Axes and their labels.
-    let (o, e1, e2) = (
-        f.point(0.0, 0.0),
-        f.point(n as f64, 0.0),
-        f.point(0.0, axis_max),
-    );
+    // The value axis runs where its tick labels are: left of vertical bars, under
+    // horizontal ones.
+    let base = if c.horizontal { n as f64 } else { 0.0 };
+    let (o, e1) = (f.point(0.0, 0.0), f.point(n as f64, 0.0));
+    let (v0, v1) = (f.point(base, 0.0), f.point(base, axis_max));
     let _ = writeln!(
         s,
         "<path class=\"axis\" fill=\"none\" d=\"M{:.1} {:.1}L{:.1} {:.1}M{:.1} {:.1}L{:.1} {:.1}\"/>",
-        o.0, o.1, e1.0, e1.1, o.0, o.1, e2.0, e2.1
+        o.0, o.1, e1.0, e1.1, v0.0, v0.1, v1.0, v1.1
     );
     let (bottom_label, side_label) = if c.horizontal {
         (c.value_axis, c.category_axis)
