@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::id::PersonId;
 use crate::ledger::{InputKind, Inputs, LedgerRows};
 use crate::shard::Shard;
-use crate::{manifest, output, validate};
+use crate::{manifest, output, report, validate};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -479,11 +479,23 @@ pub fn write_snapshot(
         exit_status: if quality_gate_failed { 3 } else { 0 },
         timings: &timings.0,
     });
-    let path = match shard {
-        None => manifest::write(&pipeline.out_dir, &m)?,
-        Some(s) => manifest::write_to(&s.manifest_path(&pipeline.out_dir, as_of), &m)?,
-    };
-    progress.say(format!("manifest {}", path.display()));
+    match shard {
+        None => {
+            let path = manifest::write(&pipeline.out_dir, &m)?;
+            let report = report::write(&pipeline.out_dir, as_of, &batch, &m)?;
+            progress.say(format!(
+                "manifest {}, report {}",
+                path.display(),
+                report.display()
+            ));
+        }
+        // A shard's manifest waits in its shard folder for `merge-manifests`; sharded
+        // snapshots have no run report (it needs every shard's results).
+        Some(s) => {
+            let path = manifest::write_to(&s.manifest_path(&pipeline.out_dir, as_of), &m)?;
+            progress.say(format!("shard manifest {}", path.display()));
+        }
+    }
     if quality_gate_failed {
         eprintln!(
             "ledgerflow: {}: reject ratio {:.4} ({} of {} ledger rows) exceeds [quality] max_reject_ratio = {}",

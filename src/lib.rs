@@ -20,6 +20,7 @@ pub mod ingest;
 pub mod ledger;
 pub mod manifest;
 pub mod output;
+pub mod report;
 pub mod shard;
 pub mod validate;
 
