@@ -202,6 +202,14 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                 quiet,
                 force,
             })?;
+            // One line per month on stdout: what an operator (or cron mail) reads.
+            let mut lines: Vec<(Month, &str)> =
+                outcome.written.iter().map(|m| (*m, "written")).collect();
+            lines.extend(outcome.skipped.iter().map(|m| (*m, "skipped (up to date)")));
+            lines.sort();
+            for (m, what) in lines {
+                println!("{m} {what}");
+            }
             Ok(if outcome.quality_gate_failed { 3 } else { 0 })
         }
         Command::MergeManifests {

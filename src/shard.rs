@@ -130,6 +130,8 @@ pub fn merge(out: &Path, as_of: Month, count: u32) -> Result<Manifest> {
     let root = Shard::root(out, as_of);
     std::fs::remove_dir_all(&root)
         .map_err(|e| Error::output(&root, format!("cannot remove merged shards: {e}")))?;
+    // The parent goes too once no other month's shards wait there.
+    let _ = std::fs::remove_dir(out.join("_shards"));
     Ok(merged)
 }
 

@@ -2,5 +2,6 @@
 
 mod cli;
 mod duckdb;
+mod operate;
 mod scenarios;
 mod util;

@@ -1,0 +1,390 @@
+//! Operating the nightly job: backfill, sharded runs, atomic partitions under SIGKILL,
+//! input-order determinism, and the privacy scan of a pseudonymised run.
+
+use crate::util::{self, SAMPLE_PIPELINE, TABLES};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 path")
+}
+
+/// Parquet files of one partition of every table, as (relative path, bytes).
+fn partition_bytes(out: &Path, as_of: &str) -> Vec<(String, Vec<u8>)> {
+    util::parquet_files_under(out)
+        .into_iter()
+        .filter(|(p, _)| p.contains(&format!("/as_of={as_of}/")))
+        .collect()
+}
+
+/// Every table's rows of one `as_of`, sorted (for order-free comparisons).
+fn sorted_rows(out: &Path, as_of: &str) -> Vec<(String, Vec<Vec<String>>)> {
+    TABLES
+        .iter()
+        .map(|t| {
+            let mut rows = util::read_table(out, t, as_of).rows;
+            rows.sort();
+            (t.to_string(), rows)
+        })
+        .collect()
+}
+
+/// `ledgerflow run SAMPLE --as-of M --out OUT --quiet [extra]`, expected to succeed.
+fn run_sample(out: &Path, as_of: &str, extra: &[&str]) {
+    let mut args = vec![
+        "run",
+        SAMPLE_PIPELINE,
+        "--as-of",
+        as_of,
+        "--out",
+        s(out),
+        "--quiet",
+    ];
+    args.extend_from_slice(extra);
+    util::ledgerflow(&args).expect_ok();
+}
+
+/// `ledgerflow backfill SAMPLE --from .. --to .. --out .. --quiet [extra]`.
+fn backfill(out: &Path, from: &str, to: &str, extra: &[&str]) -> util::Run {
+    let mut args = vec![
+        "backfill",
+        SAMPLE_PIPELINE,
+        "--from",
+        from,
+        "--to",
+        to,
+        "--out",
+        s(out),
+        "--quiet",
+    ];
+    args.extend_from_slice(extra);
+    util::ledgerflow(&args)
+}
+
+#[test]
+fn backfill_equals_single_runs_and_resumes() {
+    let dir = util::temp_dir("backfill");
+    let (a, b) = (dir.join("backfill"), dir.join("single"));
+    let run = backfill(&a, "2026-01", "2026-04", &[]);
+    run.expect_ok();
+    assert_eq!(
+        run.stdout,
+        "2026-01 written\n2026-02 written\n2026-03 written\n2026-04 written\n"
+    );
+    for m in ["2026-02", "2026-04"] {
+        run_sample(&b, m, &[]);
+        let (x, y) = (partition_bytes(&a, m), partition_bytes(&b, m));
+        assert_eq!(x.len(), 5, "{m}: five tables");
+        assert!(x == y, "{m}: backfill and run --as-of differ");
+        // Rows paid after each month's cut-off are invisible to it.
+        let (ma, mb) = (util::read_manifest(&a, m), util::read_manifest(&b, m));
+        assert_eq!(ma["totals"], mb["totals"], "{m}");
+    }
+    assert!(
+        util::total(&util::read_manifest(&a, "2026-01"), "future_rows") > 0,
+        "the sample has rows paid after 2026-01"
+    );
+
+    // A rerun resumes: everything up to date is skipped; a month with a missing output
+    // file and a month never written are recomputed.
+    fs::remove_file(a.join("gaps/as_of=2026-03/part-00000.parquet")).expect("remove");
+    let run = backfill(&a, "2026-02", "2026-05", &[]);
+    run.expect_ok();
+    assert_eq!(
+        run.stdout,
+        "2026-02 skipped (up to date)\n2026-03 written\n2026-04 skipped (up to date)\n2026-05 written\n"
+    );
+    assert!(a.join("gaps/as_of=2026-03/part-00000.parquet").exists());
+    let run = backfill(&a, "2026-04", "2026-04", &["--force"]);
+    run.expect_ok();
+    assert_eq!(run.stdout, "2026-04 written\n");
+    // --from after --to is a usage error.
+    backfill(&a, "2026-05", "2026-04", &[]).expect_code(2);
+}
+
+#[test]
+fn union_of_shards_equals_the_single_machine_run() {
+    let dir = util::temp_dir("shards");
+    let (single, sharded) = (dir.join("single"), dir.join("sharded"));
+    let as_of = "2026-06";
+    let merge = || {
+        util::ledgerflow(&[
+            "merge-manifests",
+            SAMPLE_PIPELINE,
+            "--as-of",
+            as_of,
+            "--shards",
+            "3",
+            "--out",
+            s(&sharded),
+        ])
+    };
+    run_sample(&single, as_of, &[]);
+    for k in 0..3 {
+        let shard = format!("{k}/3");
+        run_sample(&sharded, as_of, &["--shard", &shard]);
+        if k < 2 {
+            // Nothing is visible before the finishing step.
+            assert!(!sharded.join("person_status").exists());
+            let run = merge();
+            run.expect_code(1);
+            assert!(run.stderr.contains("has not finished"), "{}", run.stderr);
+        }
+    }
+    merge().expect_ok();
+    assert_eq!(
+        util::partition_files(&sharded, "person_month", as_of).len(),
+        3
+    );
+    assert_eq!(util::partition_files(&sharded, "rejects", as_of).len(), 1);
+    assert_eq!(sorted_rows(&single, as_of), sorted_rows(&sharded, as_of));
+    let (m1, m2) = (
+        util::read_manifest(&single, as_of),
+        util::read_manifest(&sharded, as_of),
+    );
+    assert_eq!(m1["totals"], m2["totals"]);
+    assert_eq!(m2["shards"], 3);
+    assert!(
+        !sharded.join("_shards").exists(),
+        "merged shard folders are removed"
+    );
+    // A plain run over a sharded snapshot replaces all its parts.
+    run_sample(&sharded, as_of, &[]);
+    assert_eq!(
+        partition_bytes(&single, as_of),
+        partition_bytes(&sharded, as_of)
+    );
+}
+
+/// Copies the sample inputs into `dir` (ledger files in the given order) and writes a
+/// pipeline for them.
+fn copy_sample(dir: &Path, reverse: bool) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_data");
+    let mut files: Vec<PathBuf> = fs::read_dir(root.join("ledger"))
+        .expect("sample ledger")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    files.sort();
+    if reverse {
+        files.reverse();
+    }
+    fs::create_dir_all(dir.join("ledger")).expect("mkdir");
+    for f in &files {
+        fs::copy(f, dir.join("ledger").join(f.file_name().expect("name"))).expect("copy");
+    }
+    fs::copy(
+        root.join("special_groups.csv"),
+        dir.join("special_groups.csv"),
+    )
+    .expect("copy");
+    let pipe = dir.join("pipeline.toml");
+    util::write(
+        &pipe,
+        &format!(
+            "[pipeline]\nrules = {}\n[inputs]\nledger = \"ledger\"\nspecial_groups = \"special_groups.csv\"\n[outputs]\ndir = \"out\"\n",
+            util::toml_str(util::NATIONAL_RULES)
+        ),
+    );
+    pipe
+}
+
+#[test]
+fn input_files_written_in_any_order_give_identical_bytes() {
+    // The same folder (rejects name their source file), filled in opposite orders.
+    let dir = util::temp_dir("order");
+    let mut outputs = Vec::new();
+    for (i, reverse) in [false, true].into_iter().enumerate() {
+        let inputs = dir.join("inputs");
+        if inputs.exists() {
+            fs::remove_dir_all(&inputs).expect("clear");
+        }
+        let pipe = copy_sample(&inputs, reverse);
+        let out = dir.join(format!("out{i}"));
+        let threads = if reverse { "1" } else { "2" };
+        util::ledgerflow(&[
+            "run",
+            s(&pipe),
+            "--as-of",
+            "2026-06",
+            "--out",
+            s(&out),
+            "--quiet",
+            "--threads",
+            threads,
+        ])
+        .expect_ok();
+        outputs.push(out);
+    }
+    let (a, b) = (&outputs[0], &outputs[1]);
+    assert!(partition_bytes(a, "2026-06") == partition_bytes(b, "2026-06"));
+    let strip = |mut m: serde_json::Value| {
+        util::strip_key(&mut m, "stage_timings_ms");
+        m
+    };
+    assert_eq!(
+        strip(util::read_manifest(a, "2026-06")),
+        strip(util::read_manifest(b, "2026-06"))
+    );
+}
+
+/// Asserts that every partition under `out` holds only complete, readable part files
+/// with the expected row counts, and that no temporary file sits in a table folder.
+fn assert_partitions_complete(out: &Path, expected_rows: &[(String, usize)], when: &str) {
+    for (table, rows) in expected_rows {
+        let dir = out.join(table);
+        if !dir.exists() {
+            continue;
+        }
+        for entry in fs::read_dir(&dir).expect("list table") {
+            let part_dir = entry.expect("entry").path();
+            let files: Vec<PathBuf> = fs::read_dir(&part_dir)
+                .expect("list partition")
+                .map(|e| e.expect("entry").path())
+                .collect();
+            assert!(
+                part_dir
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("as_of=")),
+                "{when}: stray folder {}",
+                part_dir.display()
+            );
+            assert_eq!(
+                files.len(),
+                1,
+                "{when}: {} holds {files:?}",
+                part_dir.display()
+            );
+            for f in &files {
+                assert!(
+                    f.extension().is_some_and(|e| e == "parquet"),
+                    "{when}: {}",
+                    f.display()
+                );
+                let df = util::read_parquet(f);
+                assert_eq!(df.height(), *rows, "{when}: {}", f.display());
+            }
+        }
+    }
+}
+
+#[test]
+fn sigkill_at_any_point_leaves_only_complete_partitions() {
+    let dir = util::temp_dir("kill");
+    let out = dir.join("out");
+    // A reference run gives the row counts every complete part file must have.
+    let reference = dir.join("reference");
+    util::ledgerflow(&["run", SAMPLE_PIPELINE, "--out", s(&reference), "--quiet"]).expect_ok();
+    let expected: Vec<(String, usize)> = TABLES
+        .iter()
+        .map(|t| {
+            (
+                t.to_string(),
+                util::read_table(&reference, t, "2026-06").rows.len(),
+            )
+        })
+        .collect();
+    let bin = env!("CARGO_BIN_EXE_ledgerflow");
+    let mut killed = 0;
+    for step in 0..24u64 {
+        let mut child = Command::new(bin)
+            .args(["run", SAMPLE_PIPELINE, "--out", s(&out), "--quiet"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        std::thread::sleep(Duration::from_millis(step * 15));
+        if child.try_wait().expect("wait").is_none() {
+            child.kill().expect("SIGKILL");
+            killed += 1;
+        }
+        child.wait().expect("reap");
+        assert_partitions_complete(
+            &out,
+            &expected,
+            &format!("after a kill at {} ms", step * 15),
+        );
+    }
+    assert!(
+        killed >= 5,
+        "only {killed} runs were killed before finishing"
+    );
+    // The next run cleans up whatever the killed ones left and gives the reference bytes.
+    util::ledgerflow(&["run", SAMPLE_PIPELINE, "--out", s(&out), "--quiet"]).expect_ok();
+    assert!(
+        !out.join("_staging").exists(),
+        "leftovers of killed runs are removed"
+    );
+    assert!(partition_bytes(&out, "2026-06") == partition_bytes(&reference, "2026-06"));
+}
+
+/// Every ID-like token (15+ digits, maybe ending in X) in the sample inputs.
+fn sample_ids() -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_data");
+    let mut ids = std::collections::BTreeSet::new();
+    let mut texts = vec![fs::read_to_string(root.join("special_groups.csv")).expect("read")];
+    for e in fs::read_dir(root.join("ledger")).expect("ledger") {
+        texts.push(fs::read_to_string(e.expect("entry").path()).expect("read"));
+    }
+    for text in texts {
+        for token in text.split(|c: char| !c.is_ascii_alphanumeric()) {
+            let digits = token.trim_end_matches(['X', 'x']);
+            if token.len() >= 15 && digits.bytes().all(|b| b.is_ascii_digit()) {
+                ids.insert(token.to_ascii_uppercase());
+                // An ID's 17-digit body alone is as identifying as the ID.
+                ids.insert(token[..token.len().min(17)].to_string());
+            }
+        }
+    }
+    ids.into_iter().collect()
+}
+
+#[test]
+fn pseudonymised_run_writes_no_raw_id_anywhere() {
+    let dir = util::temp_dir("privacy");
+    let pipe = dir.join("pipeline.toml");
+    let text = fs::read_to_string(SAMPLE_PIPELINE).expect("sample pipeline");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines");
+    let text = text
+        .replace("\"rules/", &format!("\"{}/rules/", root.display()))
+        .replace("\"../", &format!("\"{}/../", root.display()))
+        .replace("pseudonymize = false", "pseudonymize = true");
+    util::write(&pipe, &text);
+    let out = dir.join("out");
+    let run = util::ledgerflow_env(
+        &["run", s(&pipe), "--out", s(&out)],
+        &[("LEDGERFLOW_PSEUDONYM_KEY", "nightly-secret")],
+    );
+    run.expect_ok();
+    let ids = sample_ids();
+    assert!(ids.len() > 400, "found {} IDs in the sample", ids.len());
+    let leaks = |what: &str, text: &str| {
+        let upper = text.to_ascii_uppercase();
+        let found: Vec<&String> = ids
+            .iter()
+            .filter(|id| upper.contains(id.as_str()))
+            .collect();
+        assert!(found.is_empty(), "{what} contains raw IDs {found:?}");
+    };
+    leaks("stdout", &run.stdout);
+    leaks("stderr", &run.stderr);
+    let files = util::files_under(&out);
+    assert!(files.iter().any(|(p, _)| p.starts_with("_reports/")));
+    assert!(files.iter().any(|(p, _)| p.starts_with("_manifests/")));
+    for (path, bytes) in &files {
+        // Raw bytes (manifest, report, Parquet metadata and statistics) …
+        leaks(path, &String::from_utf8_lossy(bytes));
+        // … and every decoded cell of the Parquet files.
+        if path.ends_with(".parquet") {
+            let table = util::frame_to_table(&util::read_parquet(&out.join(path)));
+            leaks(path, &table.to_csv());
+        }
+    }
+    // An error message does not echo an ID either (a bad --as-of is about the month).
+    let run = util::ledgerflow_env(
+        &["run", s(&pipe), "--out", s(&out), "--as-of", "1999-01"],
+        &[("LEDGERFLOW_PSEUDONYM_KEY", "nightly-secret")],
+    );
+    leaks("stderr of a second run", &run.stderr);
+}
