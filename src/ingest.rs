@@ -1003,12 +1003,24 @@ fn read_parquet(path: &Path, data: &[u8], wanted: &[&str]) -> Result<Table> {
     let mut columns: Vec<Option<StringChunked>> = vec![None; wanted.len()];
     for (w, idx) in found.iter().enumerate() {
         if let Some(&idx) = idx.as_ref() {
-            let ca = column_as_text(&df.columns()[idx]).map_err(|e| {
+            let col = &df.columns()[idx];
+            let mut ca = column_as_text(col).map_err(|e| {
                 Error::input(
                     path,
                     format!("column {}: cannot read as text: {e}", header[idx]),
                 )
             })?;
+            // A `period` stored as DATE (as our own outputs store it) is the month of
+            // its first day; any other day stays a full date and is a BAD_PERIOD.
+            if wanted[w] == "period"
+                && matches!(col.dtype(), DataType::Date | DataType::Datetime(_, _))
+            {
+                ca = ca
+                    .iter()
+                    .map(|v| v.map(|t| t.strip_suffix("-01").filter(|m| m.len() == 7).unwrap_or(t)))
+                    .collect::<StringChunked>()
+                    .with_name(ca.name().clone());
+            }
             columns[w] = Some(ca);
         }
     }

@@ -1356,6 +1356,22 @@ mod tests {
         ParquetWriter::new(std::fs::File::create(dir.join("l/2025-02.parquet")).unwrap())
             .finish(&mut df2)
             .unwrap();
+        // A DATE period is its month when it is the 1st, else a bad period.
+        let mut df3 = df.clone();
+        let day = |s: &str| Some(Date::parse(s).unwrap().0);
+        df3.replace(
+            "Period",
+            Int32Chunked::from_slice_options(
+                "Period".into(),
+                &[day("2025-03-01"), day("2025-04-15"), None],
+            )
+            .into_date()
+            .into_column(),
+        )
+        .unwrap();
+        ParquetWriter::new(std::fs::File::create(dir.join("l/2025-03.parquet")).unwrap())
+            .finish(&mut df3)
+            .unwrap();
 
         let inputs = read_ledger(&dir.join("l"));
         assert_eq!(
@@ -1364,7 +1380,9 @@ mod tests {
                 "3,person_id,BAD_PERSON_ID",
                 "1,period,BAD_PERIOD",
                 "2,period,BAD_PERIOD",
-                "3,person_id,BAD_PERSON_ID"
+                "3,person_id,BAD_PERSON_ID",
+                "2,period,BAD_PERIOD",
+                "3,period,MISSING_VALUE"
             ]
         );
         assert_eq!(
@@ -1372,10 +1390,11 @@ mod tests {
             "370202198503120113,202501,employee,employer,800.0,8000.00,2025-01-20,370200"
         );
         let l = &inputs.ledger;
-        assert_eq!(l.amount, [Fen(80_000), Fen(80_050)]);
-        assert_eq!(l.base, [Some(Fen(800_000)), Some(Fen(800_000))]);
-        assert_eq!(l.paid_on, [Some(Date(jan20)), None]);
-        assert_eq!(l.line, [1, 2]);
+        assert_eq!(l.amount, [Fen(80_000), Fen(80_050), Fen(80_000)]);
+        assert_eq!(l.period[2], crate::domain::Month::parse("2025-03").unwrap());
+        assert_eq!(l.base[..2], [Some(Fen(800_000)), Some(Fen(800_000))]);
+        assert_eq!(l.paid_on[..2], [Some(Date(jan20)), None]);
+        assert_eq!(l.line, [1, 2, 1]);
         assert_eq!(inputs.files[0].rows_read, 3);
         assert_eq!(inputs.files[0].sha256.len(), 64);
     }
