@@ -414,6 +414,60 @@ fn explain_text_and_json() {
         assert!(text.contains(date), "explain json lacks {date}: {text}");
     }
     assert!(!dir.join("out").exists(), "explain must not write outputs");
+
+    // Per month, explain shows the status the tables hold; the gap with its dates.
+    util::ledgerflow(&["run", s(&pipe), "--as-of", "2025-06", "--quiet"]).expect_ok();
+    let table = util::read_table(&dir.join("out"), "person_month", "2025-06");
+    let from_table: Vec<String> = table
+        .rows
+        .iter()
+        .map(|r| {
+            let c = |n: &str| r[table.col(n).expect("column")].clone();
+            format!("{} {} {}", &c("period")[..7], c("benefit"), c("reason"))
+        })
+        .collect();
+    let months = v["months"].as_array().expect("months");
+    let from_explain: Vec<String> = months
+        .iter()
+        .map(|m| {
+            format!(
+                "{} {} {}",
+                m["period"].as_str().unwrap_or(""),
+                m["benefit"].as_str().unwrap_or(""),
+                m["reason"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    assert_eq!(from_explain, from_table);
+    assert_eq!(from_table.len(), 6);
+    let gap = &v["gaps"][0];
+    assert_eq!(
+        (
+            gap["state"].as_str(),
+            gap["deadline"].as_str(),
+            gap["backpaid_on"].as_str(),
+            gap["benefits_from"].as_str()
+        ),
+        (
+            Some("bridged"),
+            Some("2025-09-30"),
+            Some("2025-06-15"),
+            Some("2025-06-16")
+        )
+    );
+    // Every month lists the ledger rows behind it, with file and line.
+    let april = &months[3];
+    let lines: Vec<u64> = april["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter_map(|r| r["line"].as_u64())
+        .collect();
+    assert_eq!(
+        lines,
+        [7, 5],
+        "2025-04 is backed by the payment (line 7) and the declaration (line 5)"
+    );
 }
 
 /// HMAC-SHA256 (RFC 2104) as lowercase hex.
