@@ -394,7 +394,14 @@ fn employee_family(rng: &mut Rng, p: &mut Person, span: &Span, flexible_first: b
         } else {
             (Scheme::Employee, EMPLOYEE_RATE)
         };
-        let amount = base.times_rate(rate);
+        let mut amount = base.times_rate(rate);
+        if anomaly_roll(p.rows.len() as u64, m.0 as u64 * 7 + base.0 as u64) == 0
+            && anomaly_roll(base.0 as u64, m.0 as u64) < 10
+            && k > first
+        {
+            // A month paid one yuan short and never topped up (UNDERPAID, RULES.md §3).
+            amount = Fen(amount.0 - 100);
+        }
         if !flexible {
             if rng.chance(0.01) {
                 // Job change: leave, maybe a gap (or unemployment-fund months), new job.
@@ -558,6 +565,11 @@ fn employee_family(rng: &mut Rng, p: &mut Person, span: &Span, flexible_first: b
     }
 }
 
+/// A number in 0..100 from two values (for rare, rng-independent variations).
+fn anomaly_roll(a: u64, b: u64) -> u64 {
+    crate::shard::fnv1a64(&[a.to_le_bytes(), b.to_le_bytes()].concat()) % 100
+}
+
 /// Pays resident year `year` on `day` (with the government share for a special group).
 fn pay_resident(rng: &mut Rng, p: &mut Person, span: &Span, year: i32, day: Date) {
     let start = span.start.first_day();
@@ -568,9 +580,45 @@ fn pay_resident(rng: &mut Rng, p: &mut Person, span: &Span, year: i32, day: Date
     };
     let standard = resident_standard(year);
     let period = Month::january(year);
+    // A few administrative slips for the findings of RULES.md §6, decided by a hash of
+    // the payment (not by `rng`, so the rest of the data does not move): a group
+    // member without the government row, a subsidy 10 yuan off, a subsidy for someone
+    // in no group.
+    let slip = anomaly_roll(day.0 as u64, year as u64);
     match p.group_on(day) {
+        Some(_) if slip < 6 => p.push(
+            span,
+            period,
+            Scheme::Resident,
+            Payer::Individual,
+            standard,
+            None,
+            Some(day),
+            "",
+        ),
+        None if slip < 5 => {
+            let gov = standard.times_rate(Rate(Rate::SCALE / 2));
+            for (payer, amount) in [
+                (Payer::Individual, Fen(standard.0 - gov.0)),
+                (Payer::Government, gov),
+            ] {
+                p.push(
+                    span,
+                    period,
+                    Scheme::Resident,
+                    payer,
+                    amount,
+                    None,
+                    Some(day),
+                    "",
+                );
+            }
+        }
         Some(g) => {
-            let gov = standard.times_rate(subsidy_ratio(g));
+            let mut gov = standard.times_rate(subsidy_ratio(g));
+            if slip < 10 {
+                gov = Fen((gov.0 - 1_000).max(1));
+            }
             let own = Fen(standard.0 - gov.0);
             if own.0 > 0 {
                 p.push(
