@@ -585,34 +585,14 @@ fn pay_resident(rng: &mut Rng, p: &mut Person, span: &Span, year: i32, day: Date
     // member without the government row, a subsidy 10 yuan off, a subsidy for someone
     // in no group.
     let slip = anomaly_roll(day.0 as u64, year as u64);
-    match p.group_on(day) {
-        Some(_) if slip < 6 => p.push(
-            span,
-            period,
-            Scheme::Resident,
-            Payer::Individual,
-            standard,
-            None,
-            Some(day),
-            "",
-        ),
+    let payments: Vec<(Payer, Fen, Date)> = match p.group_on(day) {
+        Some(_) if slip < 6 => vec![(Payer::Individual, standard, day)],
         None if slip < 5 => {
             let gov = standard.times_rate(Rate(Rate::SCALE / 2));
-            for (payer, amount) in [
-                (Payer::Individual, Fen(standard.0 - gov.0)),
-                (Payer::Government, gov),
-            ] {
-                p.push(
-                    span,
-                    period,
-                    Scheme::Resident,
-                    payer,
-                    amount,
-                    None,
-                    Some(day),
-                    "",
-                );
-            }
+            vec![
+                (Payer::Individual, Fen(standard.0 - gov.0), day),
+                (Payer::Government, gov, day),
+            ]
         }
         Some(g) => {
             let mut gov = standard.times_rate(subsidy_ratio(g));
@@ -620,40 +600,30 @@ fn pay_resident(rng: &mut Rng, p: &mut Person, span: &Span, year: i32, day: Date
                 gov = Fen((gov.0 - 1_000).max(1));
             }
             let own = Fen(standard.0 - gov.0);
+            let mut v = Vec::with_capacity(2);
             if own.0 > 0 {
-                p.push(
-                    span,
-                    period,
-                    Scheme::Resident,
-                    Payer::Individual,
-                    own,
-                    None,
-                    Some(day),
-                    "",
-                );
+                v.push((Payer::Individual, own, day));
             }
-            let gday = day.plus_days(rng.range(0, 10) as i32);
-            p.push(
-                span,
-                period,
-                Scheme::Resident,
+            v.push((
                 Payer::Government,
                 gov,
-                None,
-                Some(gday),
-                "",
-            );
+                day.plus_days(rng.range(0, 10) as i32),
+            ));
+            v
         }
-        None => p.push(
+        None => vec![(Payer::Individual, standard, day)],
+    };
+    for (payer, amount, paid_on) in payments {
+        p.push(
             span,
             period,
             Scheme::Resident,
-            Payer::Individual,
-            standard,
+            payer,
+            amount,
             None,
-            Some(day),
+            Some(paid_on),
             "",
-        ),
+        );
     }
 }
 
