@@ -48,6 +48,8 @@ pub struct RunOptions {
     pub quiet: bool,
     /// Evaluate and write only this shard's people (see [`crate::shard`]).
     pub shard: Option<Shard>,
+    /// Reuse the checked rows of unchanged ledger files (`OUT/_cache/ledger/`).
+    pub incremental: bool,
 }
 
 /// What a finished run reports back to `main` (which maps it to an exit code).
@@ -77,9 +79,12 @@ pub struct Loaded {
     pub inputs: Inputs,
 }
 
+/// Loads the pipeline, the rules and the inputs. With `incremental`, checked ledger
+/// files are cached under `OUT/_cache/ledger/` and unchanged files are taken from there.
 pub fn load(
     pipeline: &Path,
     out: Option<PathBuf>,
+    incremental: bool,
     progress: &Progress,
     timings: &mut Timings,
 ) -> Result<Loaded> {
@@ -89,12 +94,14 @@ pub fn load(
     }
     let rules = RuleSet::load(&pipeline.rules_path)?;
     progress.say(format!("rules {} loaded", pipeline.rules_path.display()));
+    let cache = incremental.then(|| pipeline.out_dir.join("_cache").join("ledger"));
     let inputs = timings.time("read_and_validate", || {
-        validate::read_inputs(
+        validate::read_inputs_cached(
             &pipeline.ledger,
             pipeline.special_groups.as_deref(),
             pipeline.claims.as_deref(),
             pipeline.encoding,
+            cache.as_deref(),
         )
     })?;
     let counts = manifest::totals(&inputs, &[]);
@@ -270,7 +277,13 @@ pub fn evaluate<P: engine::ParamSource>(prep: &Prepared, params: &P, as_of: Mont
 pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
     let progress = Progress::new(opts.quiet);
     let mut timings = Timings::default();
-    let loaded = load(&opts.pipeline, opts.out.clone(), &progress, &mut timings)?;
+    let loaded = load(
+        &opts.pipeline,
+        opts.out.clone(),
+        opts.incremental,
+        &progress,
+        &mut timings,
+    )?;
     let as_of = match opts.as_of {
         Some(a) => a,
         None => default_as_of(&loaded.inputs, &loaded.pipeline)?,
@@ -340,7 +353,13 @@ pub fn backfill(opts: &BackfillOptions) -> Result<BackfillOutcome> {
     }
     let progress = Progress::new(opts.quiet);
     let mut timings = Timings::default();
-    let loaded = load(&opts.pipeline, opts.out.clone(), &progress, &mut timings)?;
+    let loaded = load(
+        &opts.pipeline,
+        opts.out.clone(),
+        false,
+        &progress,
+        &mut timings,
+    )?;
     key_mode(&loaded.pipeline)?;
     output::check_writable(&loaded.pipeline.out_dir)?;
     let prep = timings.time("prepare", || prepare(&loaded.inputs));
@@ -516,7 +535,7 @@ pub fn write_snapshot(
 pub fn validate(pipeline: &Path, as_of: Option<Month>) -> Result<RunOutcome> {
     let progress = Progress::new(true);
     let mut timings = Timings::default();
-    let loaded = load(pipeline, None, &progress, &mut timings)?;
+    let loaded = load(pipeline, None, false, &progress, &mut timings)?;
     let as_of = match as_of {
         Some(a) => a,
         None => default_as_of(&loaded.inputs, &loaded.pipeline).unwrap_or_default(),
@@ -560,7 +579,7 @@ pub fn explain(pipeline: &Path, person: &str, as_of: Option<Month>, json: bool) 
         .map_err(|e| Error::Usage(format!("--person: {}", e.message())))?;
     let progress = Progress::new(true);
     let mut timings = Timings::default();
-    let loaded = load(pipeline, None, &progress, &mut timings)?;
+    let loaded = load(pipeline, None, false, &progress, &mut timings)?;
     let as_of = match as_of {
         Some(a) => a,
         None => default_as_of(&loaded.inputs, &loaded.pipeline)?,

@@ -59,17 +59,11 @@ pub struct Generated {
     pub registry_rows: u64,
 }
 
-const LEDGER_HEADER: [&str; 9] = [
-    "person_id",
-    "period",
-    "scheme",
-    "payer",
-    "amount",
-    "base",
-    "paid_on",
-    "region",
-    "employer_id",
-];
+/// The generated ledger columns: CONTRACT.md §2.1 without `txn_id`.
+const LEDGER_HEADER: [&str; 9] = {
+    let c = crate::ledger::LEDGER_COLUMNS;
+    [c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8]]
+};
 const REGISTRY_HEADER: &str = "person_id,group,valid_from,valid_to";
 
 /// Share of rows that get a faulty copy, per reject type.

@@ -8,6 +8,20 @@
 use crate::domain::{Date, Fen, Month, Payer, RejectType, Scheme, SpecialGroup};
 use crate::id::PersonId;
 
+/// Ledger columns in CONTRACT.md §2.1 order (the order faults are looked for).
+pub const LEDGER_COLUMNS: [&str; 10] = [
+    "person_id",
+    "period",
+    "scheme",
+    "payer",
+    "amount",
+    "base",
+    "paid_on",
+    "region",
+    "employer_id",
+    "txn_id",
+];
+
 /// What kind of input a file is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum InputKind {

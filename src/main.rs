@@ -44,6 +44,9 @@ enum Command {
         /// Worker threads (default: all cores).
         #[arg(long)]
         threads: Option<usize>,
+        /// Take unchanged ledger files' checked rows from OUT/_cache (nightly runs).
+        #[arg(long)]
+        incremental: bool,
         /// Evaluate only shard K of N (0-based); finish with `merge-manifests`.
         #[arg(long, value_parser = parse_shard)]
         shard: Option<Shard>,
@@ -171,6 +174,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             as_of,
             out,
             threads,
+            incremental,
             shard,
             quiet,
         } => {
@@ -181,6 +185,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                 out,
                 quiet,
                 shard,
+                incremental,
             })?;
             Ok(if outcome.quality_gate_failed { 3 } else { 0 })
         }

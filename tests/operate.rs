@@ -388,3 +388,146 @@ fn pseudonymised_run_writes_no_raw_id_anywhere() {
     );
     leaks("stderr of a second run", &run.stderr);
 }
+
+/// Lines of a CSV file without its header.
+fn data_lines(path: &Path) -> Vec<String> {
+    fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+        .lines()
+        .skip(1)
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn incremental_run_equals_a_full_run() {
+    let dir = util::temp_dir("incremental");
+    let data = dir.join("data");
+    util::ledgerflow(&[
+        "generate",
+        "--persons",
+        "1500",
+        "--months",
+        "24",
+        "--start",
+        "2024-01",
+        "--seed",
+        "11",
+        "--out",
+        s(&data),
+    ])
+    .expect_ok();
+    let pipe = dir.join("pipeline.toml");
+    util::write(
+        &pipe,
+        &format!(
+            "[pipeline]\nrules = {}\n[inputs]\nledger = \"data/ledger\"\nspecial_groups = \"data/special_groups.csv\"\n[outputs]\ndir = \"out\"\n",
+            util::toml_str(util::NATIONAL_RULES)
+        ),
+    );
+    let (inc, cache) = (dir.join("inc"), dir.join("inc/_cache/ledger"));
+    let run = |out: &Path, as_of: &str, incremental: bool| {
+        let mut args = vec![
+            "run",
+            s(&pipe),
+            "--as-of",
+            as_of,
+            "--out",
+            s(out),
+            "--quiet",
+        ];
+        if incremental {
+            args.push("--incremental");
+        }
+        util::ledgerflow(&args).expect_ok();
+    };
+    let same = |a: &Path, b: &Path, as_of: &str| {
+        assert!(
+            partition_bytes(a, as_of) == partition_bytes(b, as_of),
+            "{as_of}: tables differ"
+        );
+        let strip = |mut m: serde_json::Value| {
+            util::strip_key(&mut m, "stage_timings_ms");
+            m
+        };
+        assert_eq!(
+            strip(util::read_manifest(a, as_of)),
+            strip(util::read_manifest(b, as_of))
+        );
+    };
+    // Night 1: the cache is filled; the result equals a full run.
+    run(&inc, "2026-01", true);
+    run(&dir.join("full1"), "2026-01", false);
+    same(&inc, &dir.join("full1"), "2026-01");
+    let cached: Vec<(PathBuf, std::time::SystemTime)> = fs::read_dir(&cache)
+        .expect("cache folder")
+        .map(|e| {
+            let p = e.expect("entry").path();
+            let t = fs::metadata(&p).and_then(|m| m.modified()).expect("mtime");
+            (p, t)
+        })
+        .collect();
+    assert_eq!(cached.len(), 24, "one cache entry per ledger file");
+
+    // Night 2: a new settlement file with next month's payments, a late back-payment of
+    // a declared month, and new people; a registry change; one damaged cache entry.
+    let ledger = data.join("ledger");
+    let last = data_lines(&ledger.join("ledger-2025-12.csv"));
+    let mut new_rows: Vec<String> = last
+        .iter()
+        .filter(|l| l.contains(",employee,") || l.contains(",flexible,"))
+        .take(400)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            let mut g: Vec<String> = f.iter().map(|x| x.to_string()).collect();
+            g[1] = "2026-02".into();
+            g[6] = "2026-02-16".into();
+            g.join(",")
+        })
+        .collect();
+    let declared = data_lines(&ledger.join("ledger-2025-06.csv"))
+        .into_iter()
+        .find(|l| l.split(',').nth(6) == Some(""))
+        .expect("a declared, unpaid month in 2025-06");
+    let mut backpay: Vec<String> = declared.split(',').map(str::to_string).collect();
+    backpay[6] = "2026-02-03".into();
+    new_rows.push(backpay.join(","));
+    new_rows.push(
+        "370202198503120113,2026-02,flexible,individual,500.00,5000.00,2026-02-10,370200,".into(),
+    );
+    new_rows
+        .push("370202200001010018,2026-01,resident,individual,400.00,,2026-02-11,370200,".into());
+    util::write(
+        &ledger.join("ledger-2026-02.csv"),
+        &format!(
+            "person_id,period,scheme,payer,amount,base,paid_on,region,employer_id\n{}\n",
+            new_rows.join("\n")
+        ),
+    );
+    let someone = last[0].split(',').next().expect("an ID").to_string();
+    let mut registry = fs::read_to_string(data.join("special_groups.csv")).expect("registry");
+    registry.push_str(&format!("{someone},dibao,2025-11-01,\n"));
+    util::write(&data.join("special_groups.csv"), &registry);
+    let damaged = &cached[0].0;
+    fs::write(damaged, b"LFROWS1\ngarbage").expect("damage a cache entry");
+
+    run(&inc, "2026-02", true);
+    run(&dir.join("full2"), "2026-02", false);
+    same(&inc, &dir.join("full2"), "2026-02");
+    assert!(
+        util::total(&util::read_manifest(&inc, "2026-02"), "rows_read")
+            > util::total(&util::read_manifest(&inc, "2026-01"), "rows_read")
+    );
+    // Unchanged files came from the cache (their entries were not rewritten); the new
+    // file and the damaged entry were (re)checked and stored.
+    let mut rewritten = 0;
+    for (p, t) in &cached {
+        let now = fs::metadata(p).and_then(|m| m.modified()).expect("mtime");
+        if now != *t {
+            rewritten += 1;
+            assert_eq!(p, damaged, "{} was rewritten", p.display());
+        }
+    }
+    assert_eq!(rewritten, 1);
+    assert_eq!(fs::read_dir(&cache).expect("cache").count(), 25);
+}

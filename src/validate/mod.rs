@@ -17,19 +17,9 @@ use crate::ledger::{ClaimRows, InputFile, InputKind, Inputs, LedgerRows, Registr
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
-/// Ledger columns in CONTRACT.md §2.1 order (the order faults are looked for).
-const LEDGER_COLUMNS: [&str; 10] = [
-    "person_id",
-    "period",
-    "scheme",
-    "payer",
-    "amount",
-    "base",
-    "paid_on",
-    "region",
-    "employer_id",
-    "txn_id",
-];
+mod cache;
+
+use crate::ledger::LEDGER_COLUMNS;
 const REGISTRY_COLUMNS: [&str; 4] = ["person_id", "group", "valid_from", "valid_to"];
 const CLAIMS_COLUMNS: [&str; 3] = ["person_id", "year", "fund_paid"];
 /// Most columns any input has.
@@ -50,6 +40,18 @@ pub fn read_inputs(
     special_groups: Option<&Path>,
     claims: Option<&Path>,
     encoding: Encoding,
+) -> Result<Inputs> {
+    read_inputs_cached(ledger, special_groups, claims, encoding, None)
+}
+
+/// [`read_inputs`], taking the checked rows of unchanged ledger files from the cache
+/// folder `cache` (see [`cache`]) and storing those of new or changed files there.
+pub fn read_inputs_cached(
+    ledger: &Path,
+    special_groups: Option<&Path>,
+    claims: Option<&Path>,
+    encoding: Encoding,
+    cache: Option<&Path>,
 ) -> Result<Inputs> {
     let sg_paths = match special_groups {
         Some(p) => ingest::discover_as(p, "special-groups")?,
@@ -73,7 +75,15 @@ pub fn read_inputs(
         paths: Vec::new(),
         rejects: Vec::new(),
     };
-    let ledger = reading.read_ledger(&ledger_paths)?;
+    let cache = match cache {
+        Some(dir) => Some(cache::LedgerCache::new(dir, encoding)?),
+        None => None,
+    };
+    let ledger = reading.read_ledger(&ledger_paths, cache.as_ref())?;
+    if let Some(c) = &cache {
+        let keep: Vec<&str> = reading.files.iter().map(|f| f.sha256.as_str()).collect();
+        c.retain(&keep);
+    }
 
     let mut registry = RegistryRows::default();
     let reg_values = reading.read_small(
@@ -134,7 +144,11 @@ impl Reading {
 
     /// The ledger files, in parallel; accepted rows appended in file order, then
     /// exact duplicates removed.
-    fn read_ledger(&mut self, paths: &[PathBuf]) -> Result<LedgerRows> {
+    fn read_ledger(
+        &mut self,
+        paths: &[PathBuf],
+        cache: Option<&cache::LedgerCache>,
+    ) -> Result<LedgerRows> {
         let first = self.files.len();
         let encoding = self.encoding;
         let outs: Vec<Result<FileOut<LedgerValue>>> = paths
@@ -142,14 +156,29 @@ impl Reading {
             .enumerate()
             .map(|(i, p)| {
                 let file = file_index(first + i)?;
-                read_file(
-                    p,
-                    file,
-                    InputKind::Ledger,
-                    encoding,
-                    &LEDGER_COLUMNS,
-                    check_ledger,
-                )
+                let check = || {
+                    read_file(
+                        p,
+                        file,
+                        InputKind::Ledger,
+                        encoding,
+                        &LEDGER_COLUMNS,
+                        check_ledger,
+                    )
+                };
+                let Some(cache) = cache else {
+                    return check();
+                };
+                let bytes =
+                    std::fs::read(p).map_err(|e| Error::input(p, format!("cannot read: {e}")))?;
+                let sha256 = crate::digest::sha256_hex(&bytes);
+                drop(bytes);
+                if let Some(out) = cache.load(&sha256, p, file) {
+                    return Ok(out);
+                }
+                let out = check()?;
+                cache.store(&out)?;
+                Ok(out)
             })
             .collect();
         let mut rows = LedgerRows::default();

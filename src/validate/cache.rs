@@ -1,0 +1,248 @@
+//! The ledger-file cache of `run --incremental`: each ledger file's checked rows and
+//! rejects, stored under `OUT/_cache/ledger/<sha256>.rows` and keyed by the file's
+//! SHA-256, so a nightly run parses and checks only new or changed files.
+//!
+//! An entry holds exactly what checking the file gives (accepted values with their
+//! lines, per-row rejects, counts) before the cross-file duplicate check, which runs
+//! on every run over all rows; so a run from the cache gives the same rows, rejects
+//! and manifest as a run without it. Entries carry the tool version and the CSV
+//! encoding; any mismatch or damage is a miss (the file is parsed again). Entries of
+//! files no longer in the inputs are removed after the read.
+//!
+//! Format (little-endian): magic, version, encoding, counts, unknown columns, then
+//! per value `person u64, period i32, scheme u8, payer u8, amount i64, base (u8 flag,
+//! i64), paid_on (u8 flag, i32), region u32, text u64, line u32`, then per reject
+//! `line u32, column u8 (255 = none), kind u8, message, raw`.
+
+use super::{FileOut, LEDGER_COLUMNS, LedgerValue, Part, Rej};
+use crate::domain::{Date, Encoding, Fen, Month, Payer, RejectType, Scheme};
+use crate::error::{Error, Result};
+use crate::id::PersonId;
+use crate::ledger::{InputFile, InputKind};
+use std::path::{Path, PathBuf};
+
+const MAGIC: &[u8; 8] = b"LFROWS1\n";
+
+pub(super) struct LedgerCache {
+    dir: PathBuf,
+    encoding: Encoding,
+}
+
+fn encoding_code(e: Encoding) -> u8 {
+    match e {
+        Encoding::Utf8 => 0,
+        Encoding::Gbk => 1,
+        Encoding::Gb18030 => 2,
+    }
+}
+
+impl LedgerCache {
+    pub(super) fn new(dir: &Path, encoding: Encoding) -> Result<LedgerCache> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::output(dir, format!("cannot create the cache folder: {e}")))?;
+        Ok(LedgerCache {
+            dir: dir.to_path_buf(),
+            encoding,
+        })
+    }
+
+    fn entry(&self, sha256: &str) -> PathBuf {
+        self.dir.join(format!("{sha256}.rows"))
+    }
+
+    /// The cached check of a file with this SHA-256, as file number `file` at `path`.
+    pub(super) fn load(
+        &self,
+        sha256: &str,
+        path: &Path,
+        file: u32,
+    ) -> Option<FileOut<LedgerValue>> {
+        let data = std::fs::read(self.entry(sha256)).ok()?;
+        let mut r = Reader { data: &data, at: 0 };
+        if r.take(MAGIC.len())? != MAGIC
+            || r.string()? != env!("CARGO_PKG_VERSION")
+            || r.u8()? != encoding_code(self.encoding)
+        {
+            return None;
+        }
+        let (bytes, rows_read, rows_accepted, rows_rejected) =
+            (r.u64()?, r.u64()?, r.u64()?, r.u64()?);
+        let unknown_columns = (0..r.u32()?)
+            .map(|_| r.string())
+            .collect::<Option<Vec<_>>>()?;
+        let n = usize::try_from(r.u64()?).ok()?;
+        let mut values = Vec::with_capacity(n.min(data.len() / 40));
+        let mut lines = Vec::with_capacity(n.min(data.len() / 40));
+        for _ in 0..n {
+            let person = PersonId(r.u64()?);
+            let period = Month(r.i32()?);
+            let scheme = *Scheme::ALL.get(r.u8()? as usize)?;
+            let payer = *Payer::ALL.get(r.u8()? as usize)?;
+            let amount = Fen(r.i64()?);
+            let (has_base, base) = (r.flag()?, r.i64()?);
+            let base = has_base.then_some(Fen(base));
+            let (has_paid_on, paid_on) = (r.flag()?, r.i32()?);
+            let paid_on = has_paid_on.then_some(Date(paid_on));
+            let region = r.u32()?;
+            let text = r.u64()?;
+            values.push(LedgerValue {
+                person,
+                period,
+                scheme,
+                payer,
+                amount,
+                base,
+                paid_on,
+                region,
+                text,
+            });
+            lines.push(r.u32()?);
+        }
+        let m = r.u64()?;
+        let mut rejects = Vec::new();
+        for _ in 0..m {
+            let line = r.u32()?;
+            let column = match r.u8()? {
+                255 => None,
+                i => Some(*LEDGER_COLUMNS.get(i as usize)?),
+            };
+            let kind = *RejectType::ALL.get(r.u8()? as usize)?;
+            let (message, raw) = (r.string()?, r.string()?);
+            rejects.push(Rej {
+                file,
+                line,
+                column,
+                kind,
+                message,
+                raw,
+            });
+        }
+        (r.at == data.len()).then_some(())?;
+        Some(FileOut {
+            file: InputFile {
+                kind: InputKind::Ledger,
+                path: path.display().to_string(),
+                bytes,
+                sha256: sha256.to_string(),
+                rows_read,
+                rows_accepted,
+                rows_rejected,
+                unknown_columns,
+            },
+            parts: vec![Part {
+                values,
+                lines,
+                faults: Vec::new(),
+            }],
+            rejects,
+        })
+    }
+
+    /// Stores a file's check (written atomically; a file whose rejects name a column
+    /// outside the ledger columns is simply not cached).
+    pub(super) fn store(&self, out: &FileOut<LedgerValue>) -> Result<()> {
+        let f = &out.file;
+        let mut w: Vec<u8> = Vec::with_capacity(64 + out.accepted() * 56);
+        w.extend_from_slice(MAGIC);
+        put_str(&mut w, env!("CARGO_PKG_VERSION"));
+        w.push(encoding_code(self.encoding));
+        for v in [f.bytes, f.rows_read, f.rows_accepted, f.rows_rejected] {
+            w.extend_from_slice(&v.to_le_bytes());
+        }
+        w.extend_from_slice(&(f.unknown_columns.len() as u32).to_le_bytes());
+        for c in &f.unknown_columns {
+            put_str(&mut w, c);
+        }
+        w.extend_from_slice(&(out.accepted() as u64).to_le_bytes());
+        for part in &out.parts {
+            for (v, line) in part.values.iter().zip(&part.lines) {
+                w.extend_from_slice(&v.person.0.to_le_bytes());
+                w.extend_from_slice(&v.period.0.to_le_bytes());
+                w.push(v.scheme as u8);
+                w.push(v.payer as u8);
+                w.extend_from_slice(&v.amount.0.to_le_bytes());
+                w.push(v.base.is_some() as u8);
+                w.extend_from_slice(&v.base.map_or(0, |b| b.0).to_le_bytes());
+                w.push(v.paid_on.is_some() as u8);
+                w.extend_from_slice(&v.paid_on.map_or(0, |d| d.0).to_le_bytes());
+                w.extend_from_slice(&v.region.to_le_bytes());
+                w.extend_from_slice(&v.text.to_le_bytes());
+                w.extend_from_slice(&line.to_le_bytes());
+            }
+        }
+        w.extend_from_slice(&(out.rejects.len() as u64).to_le_bytes());
+        for rej in &out.rejects {
+            let column = match rej.column {
+                None => 255u8,
+                Some(c) => match LEDGER_COLUMNS.iter().position(|x| *x == c) {
+                    Some(i) => i as u8,
+                    None => return Ok(()),
+                },
+            };
+            w.extend_from_slice(&rej.line.to_le_bytes());
+            w.push(column);
+            w.push(rej.kind as u8);
+            put_str(&mut w, &rej.message);
+            put_str(&mut w, &rej.raw);
+        }
+        crate::output::write_file_atomically(&self.entry(&f.sha256), &w)
+    }
+
+    /// Removes the entries of files that are no longer inputs.
+    pub(super) fn retain(&self, keep: &[&str]) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let sha = name.strip_suffix(".rows").unwrap_or("");
+            if !keep.contains(&sha) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
+fn put_str(w: &mut Vec<u8>, s: &str) {
+    w.extend_from_slice(&(s.len() as u32).to_le_bytes());
+    w.extend_from_slice(s.as_bytes());
+}
+
+/// Bounds-checked little-endian reads; `None` on a damaged entry.
+struct Reader<'a> {
+    data: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let s = self.data.get(self.at..self.at.checked_add(n)?)?;
+        self.at += n;
+        Some(s)
+    }
+    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
+        self.take(N)?.try_into().ok()
+    }
+    fn u8(&mut self) -> Option<u8> {
+        Some(self.array::<1>()?[0])
+    }
+    fn flag(&mut self) -> Option<bool> {
+        Some(self.u8()? != 0)
+    }
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.array()?))
+    }
+    fn i32(&mut self) -> Option<i32> {
+        Some(i32::from_le_bytes(self.array()?))
+    }
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.array()?))
+    }
+    fn i64(&mut self) -> Option<i64> {
+        Some(i64::from_le_bytes(self.array()?))
+    }
+    fn string(&mut self) -> Option<String> {
+        let n = self.u32()? as usize;
+        String::from_utf8(self.take(n)?.to_vec()).ok()
+    }
+}
