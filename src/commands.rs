@@ -50,6 +50,10 @@ pub struct RunOptions {
     pub shard: Option<Shard>,
     /// Reuse the checked rows of unchanged ledger files (`OUT/_cache/ledger/`).
     pub incremental: bool,
+    /// Process people in spilled buckets to stay under this many bytes (see
+    /// [`crate::bounded`]); without it, buckets are used only when the inputs look
+    /// larger than 70 % of the available memory.
+    pub memory_budget: Option<u64>,
 }
 
 /// What a finished run reports back to `main` (which maps it to an exit code).
@@ -63,7 +67,7 @@ pub struct RunOutcome {
 pub struct Timings(pub BTreeMap<String, u64>);
 
 impl Timings {
-    fn time<T>(&mut self, stage: &str, f: impl FnOnce() -> T) -> T {
+    pub fn time<T>(&mut self, stage: &str, f: impl FnOnce() -> T) -> T {
         let t = Instant::now();
         let v = f();
         self.0
@@ -276,6 +280,16 @@ pub fn evaluate<P: engine::ParamSource>(prep: &Prepared, params: &P, as_of: Mont
 /// `ledgerflow run`.
 pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
     let progress = Progress::new(opts.quiet);
+    if opts.memory_budget.is_some() || opts.shard.is_none() && !opts.incremental {
+        let mut pipeline = Pipeline::load(&opts.pipeline)?;
+        if let Some(out) = &opts.out {
+            pipeline.out_dir = out.clone();
+        }
+        let count = crate::bounded::buckets_needed(&pipeline, opts.memory_budget)?;
+        if count > 1 {
+            return crate::bounded::run(opts, pipeline, count, &progress);
+        }
+    }
     let mut timings = Timings::default();
     let loaded = load(
         &opts.pipeline,
@@ -304,6 +318,18 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
     write_snapshot(
         &loaded, &prep, &resolver, as_of, opts.shard, &progress, timings,
     )
+}
+
+/// The one-line message of a failed data-quality gate (exit code 3), on stderr.
+pub fn report_quality_gate(pipeline: &Pipeline, totals: &manifest::Totals) {
+    eprintln!(
+        "ledgerflow: {}: reject ratio {:.4} ({} of {} ledger rows) exceeds [quality] max_reject_ratio = {}",
+        pipeline.path.display(),
+        totals.reject_ratio(),
+        totals.rows_rejected,
+        totals.rows_read,
+        pipeline.max_reject_ratio.unwrap_or(1.0)
+    );
 }
 
 /// `ledgerflow merge-manifests`: publishes the shards of one `as_of` (see [`crate::shard`]).
@@ -516,14 +542,7 @@ pub fn write_snapshot(
         }
     }
     if quality_gate_failed {
-        eprintln!(
-            "ledgerflow: {}: reject ratio {:.4} ({} of {} ledger rows) exceeds [quality] max_reject_ratio = {}",
-            pipeline.path.display(),
-            totals.reject_ratio(),
-            totals.rows_rejected,
-            totals.rows_read,
-            pipeline.max_reject_ratio.unwrap_or(1.0)
-        );
+        report_quality_gate(pipeline, &totals);
     }
     Ok(RunOutcome {
         as_of,

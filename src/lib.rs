@@ -7,6 +7,7 @@
 //! `commands` wires them together for each CLI subcommand; `main.rs` only parses
 //! arguments and maps errors to exit codes.
 
+pub mod bounded;
 pub mod commands;
 pub mod config;
 pub mod digest;

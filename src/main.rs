@@ -21,6 +21,12 @@ struct Cli {
     command: Command,
 }
 
+fn parse_size(s: &str) -> Result<u64, String> {
+    ledgerflow::bounded::parse_size(s)
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("expected a size like 512M or 4G, got {s:?}"))
+}
+
 fn parse_shard(s: &str) -> Result<Shard, String> {
     Shard::parse(s).ok_or_else(|| format!("expected K/N with 0 <= K < N, got {s:?}"))
 }
@@ -44,6 +50,9 @@ enum Command {
         /// Worker threads (default: all cores).
         #[arg(long)]
         threads: Option<usize>,
+        /// Stay under this much memory (e.g. 2G, 512M) by processing people in spilled buckets.
+        #[arg(long, value_parser = parse_size)]
+        memory_budget: Option<u64>,
         /// Take unchanged ledger files' checked rows from OUT/_cache (nightly runs).
         #[arg(long)]
         incremental: bool,
@@ -174,6 +183,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             as_of,
             out,
             threads,
+            memory_budget,
             incremental,
             shard,
             quiet,
@@ -186,6 +196,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                 quiet,
                 shard,
                 incremental,
+                memory_budget,
             })?;
             Ok(if outcome.quality_gate_failed { 3 } else { 0 })
         }

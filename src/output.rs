@@ -138,9 +138,8 @@ pub fn write_tables(to: &Target, batch: &Batch, rejects: &[Reject]) -> Result<Ve
         out,
         as_of,
         tables,
-        keys,
-        rules_sha256,
         shard,
+        ..
     } = *to;
     let (staging, part) = match shard {
         None => (out.join(STAGING), "part-00000.parquet".to_string()),
@@ -151,14 +150,7 @@ pub fn write_tables(to: &Target, batch: &Batch, rejects: &[Reject]) -> Result<Ve
         if t == OutputTable::Rejects && shard.is_some_and(|s| s.index != 0) {
             continue;
         }
-        let mut df = match t {
-            OutputTable::PersonMonth => person_month(batch, keys)?,
-            OutputTable::PersonStatus => person_status(batch, keys, rules_sha256)?,
-            OutputTable::Gaps => gaps(batch, keys)?,
-            OutputTable::Findings => findings(batch, keys)?,
-            OutputTable::Rejects => rejects_frame(rejects, keys)?,
-        };
-        let (staged, file) = stage(&staging, t.as_str(), as_of, &part, &mut df)?;
+        let (staged, file) = stage_table(to, t, &staging, &part, batch, rejects)?;
         if shard.is_none() {
             publish(out, t.as_str(), as_of, &[staged])?;
         }
@@ -168,6 +160,26 @@ pub fn write_tables(to: &Target, batch: &Batch, rejects: &[Reject]) -> Result<Ve
         let _ = std::fs::remove_dir_all(&staging);
     }
     Ok(written)
+}
+
+/// Builds table `t` from a batch (or the rejects) and stages it as part file `part`
+/// under `staging`; returns the staged path and the file's manifest entry.
+pub fn stage_table(
+    to: &Target,
+    t: OutputTable,
+    staging: &Path,
+    part: &str,
+    batch: &Batch,
+    rejects: &[Reject],
+) -> Result<(PathBuf, OutputFile)> {
+    let mut df = match t {
+        OutputTable::PersonMonth => person_month(batch, to.keys)?,
+        OutputTable::PersonStatus => person_status(batch, to.keys, to.rules_sha256)?,
+        OutputTable::Gaps => gaps(batch, to.keys)?,
+        OutputTable::Findings => findings(batch, to.keys)?,
+        OutputTable::Rejects => rejects_frame(rejects, to.keys)?,
+    };
+    stage(staging, t.as_str(), to.as_of, part, &mut df)
 }
 
 /// Sorts rows by `person_key` when keys are pseudonyms (raw IDs already sort as the

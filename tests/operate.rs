@@ -389,6 +389,35 @@ fn pseudonymised_run_writes_no_raw_id_anywhere() {
     leaks("stderr of a second run", &run.stderr);
 }
 
+/// Generates a ledger under `dir/data` (from 2024-01) and writes a pipeline for it
+/// with outputs in `dir/out`; returns (data folder, pipeline file).
+fn generated_pipeline(dir: &Path, persons: &str, months: &str, seed: &str) -> (PathBuf, PathBuf) {
+    let data = dir.join("data");
+    util::ledgerflow(&[
+        "generate",
+        "--persons",
+        persons,
+        "--months",
+        months,
+        "--start",
+        "2024-01",
+        "--seed",
+        seed,
+        "--out",
+        s(&data),
+    ])
+    .expect_ok();
+    let pipe = dir.join("pipeline.toml");
+    util::write(
+        &pipe,
+        &format!(
+            "[pipeline]\nrules = {}\n[inputs]\nledger = \"data/ledger\"\nspecial_groups = \"data/special_groups.csv\"\n[outputs]\ndir = \"out\"\n",
+            util::toml_str(util::NATIONAL_RULES)
+        ),
+    );
+    (data, pipe)
+}
+
 /// Lines of a CSV file without its header.
 fn data_lines(path: &Path) -> Vec<String> {
     fs::read_to_string(path)
@@ -402,29 +431,7 @@ fn data_lines(path: &Path) -> Vec<String> {
 #[test]
 fn incremental_run_equals_a_full_run() {
     let dir = util::temp_dir("incremental");
-    let data = dir.join("data");
-    util::ledgerflow(&[
-        "generate",
-        "--persons",
-        "1500",
-        "--months",
-        "24",
-        "--start",
-        "2024-01",
-        "--seed",
-        "11",
-        "--out",
-        s(&data),
-    ])
-    .expect_ok();
-    let pipe = dir.join("pipeline.toml");
-    util::write(
-        &pipe,
-        &format!(
-            "[pipeline]\nrules = {}\n[inputs]\nledger = \"data/ledger\"\nspecial_groups = \"data/special_groups.csv\"\n[outputs]\ndir = \"out\"\n",
-            util::toml_str(util::NATIONAL_RULES)
-        ),
-    );
+    let (data, pipe) = generated_pipeline(&dir, "1500", "24", "11");
     let (inc, cache) = (dir.join("inc"), dir.join("inc/_cache/ledger"));
     let run = |out: &Path, as_of: &str, incremental: bool| {
         let mut args = vec![
@@ -530,4 +537,77 @@ fn incremental_run_equals_a_full_run() {
     }
     assert_eq!(rewritten, 1);
     assert_eq!(fs::read_dir(&cache).expect("cache").count(), 25);
+}
+
+/// Runs the binary and returns its peak resident memory in bytes (`VmHWM`, polled
+/// from `/proc` until the process exits).
+fn run_measuring_peak_rss(args: &[&str]) -> u64 {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ledgerflow"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn");
+    let status = format!("/proc/{}/status", child.id());
+    let mut peak = 0u64;
+    loop {
+        if let Ok(text) = fs::read_to_string(&status) {
+            let kb = text
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok());
+            if let Some(kb) = kb {
+                peak = peak.max(kb * 1024);
+            }
+        }
+        if let Some(st) = child.try_wait().expect("wait") {
+            assert!(st.success(), "ledgerflow {args:?} failed");
+            return peak;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn bounded_memory_run_stays_under_budget_with_the_same_rows() {
+    let dir = util::temp_dir("bounded");
+    let (_, pipe) = generated_pipeline(&dir, "20000", "24", "5");
+    let (full, bounded) = (dir.join("full"), dir.join("bounded"));
+    let in_memory = run_measuring_peak_rss(&["run", s(&pipe), "--out", s(&full), "--quiet"]);
+    let budget: u64 = 128 << 20;
+    let peak = run_measuring_peak_rss(&[
+        "run",
+        s(&pipe),
+        "--out",
+        s(&bounded),
+        "--quiet",
+        "--memory-budget",
+        "128M",
+    ]);
+    assert!(
+        in_memory > budget,
+        "the test data must not fit the budget in memory ({in_memory} bytes)"
+    );
+    assert!(
+        peak < budget,
+        "peak RSS {peak} bytes over the 128 MiB budget"
+    );
+    assert!(
+        util::partition_files(&bounded, "person_month", "2026-01").len() > 1,
+        "a bucketed run writes one part per bucket"
+    );
+    assert_eq!(
+        sorted_rows(&full, "2026-01"),
+        sorted_rows(&bounded, "2026-01")
+    );
+    let strip = |mut m: serde_json::Value| {
+        util::strip_key(&mut m, "stage_timings_ms");
+        util::strip_key(&mut m, "outputs");
+        m
+    };
+    assert_eq!(
+        strip(util::read_manifest(&full, "2026-01")),
+        strip(util::read_manifest(&bounded, "2026-01"))
+    );
 }

@@ -74,28 +74,7 @@ impl LedgerCache {
         let mut values = Vec::with_capacity(n.min(data.len() / 40));
         let mut lines = Vec::with_capacity(n.min(data.len() / 40));
         for _ in 0..n {
-            let person = PersonId(r.u64()?);
-            let period = Month(r.i32()?);
-            let scheme = *Scheme::ALL.get(r.u8()? as usize)?;
-            let payer = *Payer::ALL.get(r.u8()? as usize)?;
-            let amount = Fen(r.i64()?);
-            let (has_base, base) = (r.flag()?, r.i64()?);
-            let base = has_base.then_some(Fen(base));
-            let (has_paid_on, paid_on) = (r.flag()?, r.i32()?);
-            let paid_on = has_paid_on.then_some(Date(paid_on));
-            let region = r.u32()?;
-            let text = r.u64()?;
-            values.push(LedgerValue {
-                person,
-                period,
-                scheme,
-                payer,
-                amount,
-                base,
-                paid_on,
-                region,
-                text,
-            });
+            values.push(get_value(&mut r)?);
             lines.push(r.u32()?);
         }
         let m = r.u64()?;
@@ -156,17 +135,7 @@ impl LedgerCache {
         w.extend_from_slice(&(out.accepted() as u64).to_le_bytes());
         for part in &out.parts {
             for (v, line) in part.values.iter().zip(&part.lines) {
-                w.extend_from_slice(&v.person.0.to_le_bytes());
-                w.extend_from_slice(&v.period.0.to_le_bytes());
-                w.push(v.scheme as u8);
-                w.push(v.payer as u8);
-                w.extend_from_slice(&v.amount.0.to_le_bytes());
-                w.push(v.base.is_some() as u8);
-                w.extend_from_slice(&v.base.map_or(0, |b| b.0).to_le_bytes());
-                w.push(v.paid_on.is_some() as u8);
-                w.extend_from_slice(&v.paid_on.map_or(0, |d| d.0).to_le_bytes());
-                w.extend_from_slice(&v.region.to_le_bytes());
-                w.extend_from_slice(&v.text.to_le_bytes());
+                put_value(&mut w, v);
                 w.extend_from_slice(&line.to_le_bytes());
             }
         }
@@ -203,15 +172,52 @@ impl LedgerCache {
     }
 }
 
+/// Appends one checked row (48 bytes; see the module docs).
+pub(super) fn put_value(w: &mut Vec<u8>, v: &LedgerValue) {
+    w.extend_from_slice(&v.person.0.to_le_bytes());
+    w.extend_from_slice(&v.period.0.to_le_bytes());
+    w.push(v.scheme as u8);
+    w.push(v.payer as u8);
+    w.extend_from_slice(&v.amount.0.to_le_bytes());
+    w.push(v.base.is_some() as u8);
+    w.extend_from_slice(&v.base.map_or(0, |b| b.0).to_le_bytes());
+    w.push(v.paid_on.is_some() as u8);
+    w.extend_from_slice(&v.paid_on.map_or(0, |d| d.0).to_le_bytes());
+    w.extend_from_slice(&v.region.to_le_bytes());
+    w.extend_from_slice(&v.text.to_le_bytes());
+}
+
+/// Reads one row written by [`put_value`].
+pub(super) fn get_value(r: &mut Reader) -> Option<LedgerValue> {
+    let person = PersonId(r.u64()?);
+    let period = Month(r.i32()?);
+    let scheme = *Scheme::ALL.get(r.u8()? as usize)?;
+    let payer = *Payer::ALL.get(r.u8()? as usize)?;
+    let amount = Fen(r.i64()?);
+    let (has_base, base) = (r.flag()?, r.i64()?);
+    let (has_paid_on, paid_on) = (r.flag()?, r.i32()?);
+    Some(LedgerValue {
+        person,
+        period,
+        scheme,
+        payer,
+        amount,
+        base: has_base.then_some(Fen(base)),
+        paid_on: has_paid_on.then_some(Date(paid_on)),
+        region: r.u32()?,
+        text: r.u64()?,
+    })
+}
+
 fn put_str(w: &mut Vec<u8>, s: &str) {
     w.extend_from_slice(&(s.len() as u32).to_le_bytes());
     w.extend_from_slice(s.as_bytes());
 }
 
 /// Bounds-checked little-endian reads; `None` on a damaged entry.
-struct Reader<'a> {
-    data: &'a [u8],
-    at: usize,
+pub(super) struct Reader<'a> {
+    pub(super) data: &'a [u8],
+    pub(super) at: usize,
 }
 
 impl<'a> Reader<'a> {
@@ -229,7 +235,7 @@ impl<'a> Reader<'a> {
     fn flag(&mut self) -> Option<bool> {
         Some(self.u8()? != 0)
     }
-    fn u32(&mut self) -> Option<u32> {
+    pub(super) fn u32(&mut self) -> Option<u32> {
         Some(u32::from_le_bytes(self.array()?))
     }
     fn i32(&mut self) -> Option<i32> {

@@ -17,6 +17,7 @@ use crate::ledger::{ClaimRows, InputFile, InputKind, Inputs, LedgerRows, Registr
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
+pub mod buckets;
 mod cache;
 
 use crate::ledger::LEDGER_COLUMNS;
@@ -53,6 +54,47 @@ pub fn read_inputs_cached(
     encoding: Encoding,
     cache: Option<&Path>,
 ) -> Result<Inputs> {
+    let found = discover_inputs(ledger, special_groups, claims)?;
+    let mut reading = Reading {
+        encoding,
+        files: Vec::new(),
+        paths: Vec::new(),
+        rejects: Vec::new(),
+    };
+    let cache = match cache {
+        Some(dir) => Some(cache::LedgerCache::new(dir, encoding)?),
+        None => None,
+    };
+    let ledger = reading.read_ledger(&found.ledger, cache.as_ref())?;
+    if let Some(c) = &cache {
+        let keep: Vec<&str> = reading.files.iter().map(|f| f.sha256.as_str()).collect();
+        c.retain(&keep);
+    }
+    let (registry, claim_rows) = reading.read_registry_and_claims(&found)?;
+    let (files, rejects) = reading.finish();
+    Ok(Inputs {
+        files,
+        ledger,
+        registry,
+        claims: claim_rows,
+        rejects,
+    })
+}
+
+/// The input files of a pipeline: ledger files (sorted), registry and claims files.
+struct Found {
+    ledger: Vec<PathBuf>,
+    special_groups: Vec<PathBuf>,
+    claims: Vec<PathBuf>,
+}
+
+/// Finds the input files; a registry or claims file that also lies in the ledger
+/// folder is read only as what it was named for.
+fn discover_inputs(
+    ledger: &Path,
+    special_groups: Option<&Path>,
+    claims: Option<&Path>,
+) -> Result<Found> {
     let sg_paths = match special_groups {
         Some(p) => ingest::discover_as(p, "special-groups")?,
         None => Vec::new(),
@@ -68,61 +110,10 @@ pub fn read_inputs_cached(
         .collect();
     let mut ledger_paths = ingest::discover(ledger)?;
     ledger_paths.retain(|p| p.canonicalize().map_or(true, |c| !others.contains(&c)));
-
-    let mut reading = Reading {
-        encoding,
-        files: Vec::new(),
-        paths: Vec::new(),
-        rejects: Vec::new(),
-    };
-    let cache = match cache {
-        Some(dir) => Some(cache::LedgerCache::new(dir, encoding)?),
-        None => None,
-    };
-    let ledger = reading.read_ledger(&ledger_paths, cache.as_ref())?;
-    if let Some(c) = &cache {
-        let keep: Vec<&str> = reading.files.iter().map(|f| f.sha256.as_str()).collect();
-        c.retain(&keep);
-    }
-
-    let mut registry = RegistryRows::default();
-    let reg_values = reading.read_small(
-        &sg_paths,
-        InputKind::SpecialGroups,
-        &REGISTRY_COLUMNS,
-        check_registry,
-        |v| (v.person, v.group, v.valid_from, v.valid_to),
-    )?;
-    for (v, file, line) in reg_values {
-        registry.person.push(v.person);
-        registry.group.push(v.group);
-        registry.valid_from.push(v.valid_from);
-        registry.valid_to.push(v.valid_to);
-        registry.file.push(file);
-        registry.line.push(line);
-    }
-
-    let mut claim_rows = ClaimRows::default();
-    let claim_values = reading.read_small(
-        &claim_paths,
-        InputKind::Claims,
-        &CLAIMS_COLUMNS,
-        check_claim,
-        |v| (v.person, v.year, v.fund_paid),
-    )?;
-    for (v, ..) in claim_values {
-        claim_rows.person.push(v.person);
-        claim_rows.year.push(v.year);
-        claim_rows.fund_paid.push(v.fund_paid);
-    }
-
-    let (files, rejects) = reading.finish();
-    Ok(Inputs {
-        files,
-        ledger,
-        registry,
-        claims: claim_rows,
-        rejects,
+    Ok(Found {
+        ledger: ledger_paths,
+        special_groups: sg_paths,
+        claims: claim_paths,
     })
 }
 
@@ -140,6 +131,41 @@ impl Reading {
         self.files.push(info);
         self.paths.push(path.to_path_buf());
         self.rejects.extend(rejects);
+    }
+
+    /// The registry and claims files (after the ledger, in that order).
+    fn read_registry_and_claims(&mut self, found: &Found) -> Result<(RegistryRows, ClaimRows)> {
+        let mut registry = RegistryRows::default();
+        let reg_values = self.read_small(
+            &found.special_groups,
+            InputKind::SpecialGroups,
+            &REGISTRY_COLUMNS,
+            check_registry,
+            |v| (v.person, v.group, v.valid_from, v.valid_to),
+        )?;
+        for (v, file, line) in reg_values {
+            registry.person.push(v.person);
+            registry.group.push(v.group);
+            registry.valid_from.push(v.valid_from);
+            registry.valid_to.push(v.valid_to);
+            registry.file.push(file);
+            registry.line.push(line);
+        }
+
+        let mut claim_rows = ClaimRows::default();
+        let claim_values = self.read_small(
+            &found.claims,
+            InputKind::Claims,
+            &CLAIMS_COLUMNS,
+            check_claim,
+            |v| (v.person, v.year, v.fund_paid),
+        )?;
+        for (v, ..) in claim_values {
+            claim_rows.person.push(v.person);
+            claim_rows.year.push(v.year);
+            claim_rows.fund_paid.push(v.fund_paid);
+        }
+        Ok((registry, claim_rows))
     }
 
     /// The ledger files, in parallel; accepted rows appended in file order, then
@@ -200,16 +226,23 @@ impl Reading {
                 }
             }
         }
-        let dups = ledger_duplicates(&rows, &text_keys)?;
+        self.drop_duplicates(&mut rows, text_keys)?;
+        Ok(rows)
+    }
+
+    /// Removes exact duplicates from `rows` (in input order, keeping the first copy)
+    /// and records their `DUPLICATE_ROW` rejects.
+    fn drop_duplicates(&mut self, rows: &mut LedgerRows, text_keys: Vec<u64>) -> Result<()> {
+        let dups = ledger_duplicates(rows, &text_keys)?;
         drop(text_keys);
         let pairs: Lookup = dups
             .iter()
             .map(|&(d, f)| ((rows.file[d], rows.line[d]), (rows.file[f], rows.line[f])))
             .collect();
-        remove_ledger_rows(&mut rows, dups.iter().map(|d| d.0));
+        remove_ledger_rows(rows, dups.iter().map(|d| d.0));
         let dup_rejects = self.duplicate_rejects(&pairs)?;
         self.rejects.extend(dup_rejects);
-        Ok(rows)
+        Ok(())
     }
 
     /// The files of a small input (registry, claims) one after the other, exact

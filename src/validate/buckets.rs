@@ -1,0 +1,161 @@
+//! Bounded-memory reading (`run --memory-budget`): the checked ledger rows are spilled
+//! to one file per person bucket, and the engine then takes one bucket at a time.
+//!
+//! Ledger files are read one after the other (each with its own parallel check); every
+//! accepted row goes to bucket `splitmix64(person) mod N` as a fixed-width record
+//! (the cache record of [`super::cache`] plus file and line). Within a bucket the rows
+//! therefore stay in input order, and since exact duplicates have the same person they
+//! meet in the same bucket: [`Buckets::rows`] removes them exactly as the in-memory
+//! read does. Registry and claims stay in memory (they are small).
+
+use super::cache::{Reader, get_value, put_value};
+use super::{
+    Found, LedgerValue, Reading, check_ledger, discover_inputs, file_index, push_ledger, read_file,
+};
+use crate::domain::{Encoding, Month};
+use crate::error::{Error, Result};
+use crate::id::PersonId;
+use crate::ledger::{
+    ClaimRows, InputFile, InputKind, LEDGER_COLUMNS, LedgerRows, RegistryRows, Reject,
+};
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// Bytes of one spilled row.
+const RECORD: usize = 56;
+
+/// The bucket of a person: splitmix64 of the ID's number, modulo `count`.
+pub fn bucket_of(person: PersonId, count: u32) -> u32 {
+    let mut z = person.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    ((z ^ (z >> 31)) % count as u64) as u32
+}
+
+/// Inputs read into spilled buckets.
+pub struct Buckets {
+    reading: Reading,
+    spills: Vec<PathBuf>,
+    pub registry: RegistryRows,
+    pub claims: ClaimRows,
+    /// The latest period of the accepted ledger rows (the default `as_of`).
+    pub max_period: Option<Month>,
+    /// The regions of the accepted ledger rows.
+    pub regions: BTreeSet<u32>,
+}
+
+/// Reads every input like [`super::read_inputs`], spilling ledger rows into `count`
+/// bucket files under `dir`.
+pub fn read_inputs_bucketed(
+    ledger: &Path,
+    special_groups: Option<&Path>,
+    claims: Option<&Path>,
+    encoding: Encoding,
+    count: u32,
+    dir: &Path,
+) -> Result<Buckets> {
+    let found: Found = discover_inputs(ledger, special_groups, claims)?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::output(dir, format!("cannot create the spill folder: {e}")))?;
+    let spills: Vec<PathBuf> = (0..count)
+        .map(|b| dir.join(format!("bucket-{b:05}.rows")))
+        .collect();
+    let mut writers = spills
+        .iter()
+        .map(|p| {
+            File::create(p)
+                .map(|f| BufWriter::with_capacity(1 << 16, f))
+                .map_err(|e| Error::output(p, format!("cannot create spill file: {e}")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut reading = Reading {
+        encoding,
+        files: Vec::new(),
+        paths: Vec::new(),
+        rejects: Vec::new(),
+    };
+    let (mut max_period, mut regions) = (None::<Month>, BTreeSet::new());
+    let mut record = Vec::with_capacity(RECORD);
+    for path in &found.ledger {
+        let file = file_index(reading.files.len())?;
+        let out = read_file(
+            path,
+            file,
+            InputKind::Ledger,
+            encoding,
+            &LEDGER_COLUMNS,
+            check_ledger,
+        )?;
+        for part in &out.parts {
+            for (v, line) in part.values.iter().zip(&part.lines) {
+                max_period = max_period.max(Some(v.period));
+                regions.insert(v.region);
+                record.clear();
+                put_value(&mut record, v);
+                record.extend_from_slice(&file.to_le_bytes());
+                record.extend_from_slice(&line.to_le_bytes());
+                let b = bucket_of(v.person, count) as usize;
+                writers[b]
+                    .write_all(&record)
+                    .map_err(|e| Error::output(&spills[b], format!("cannot spill: {e}")))?;
+            }
+        }
+        reading.add_file(out.file, path, out.rejects);
+    }
+    for (w, p) in writers.into_iter().zip(&spills) {
+        w.into_inner()
+            .map_err(|e| Error::output(p, format!("cannot spill: {e}")))?;
+    }
+    let (registry, claims) = reading.read_registry_and_claims(&found)?;
+    Ok(Buckets {
+        reading,
+        spills,
+        registry,
+        claims,
+        max_period,
+        regions,
+    })
+}
+
+impl Buckets {
+    pub fn count(&self) -> u32 {
+        self.spills.len() as u32
+    }
+
+    /// The input files read (counts final only after [`Buckets::finish`]).
+    pub fn files(&self) -> &[InputFile] {
+        &self.reading.files
+    }
+
+    /// The accepted ledger rows of bucket `b` in input order, duplicates removed (their
+    /// rejects are recorded); the spill file is deleted.
+    pub fn rows(&mut self, b: u32) -> Result<LedgerRows> {
+        let path = &self.spills[b as usize];
+        let data = std::fs::read(path)
+            .map_err(|e| Error::output(path, format!("cannot read spill file: {e}")))?;
+        let n = data.len() / RECORD;
+        let mut rows = LedgerRows::default();
+        let mut text: Vec<u64> = Vec::with_capacity(n);
+        let mut r = Reader { data: &data, at: 0 };
+        for _ in 0..n {
+            let decoded: Option<(LedgerValue, u32, u32)> = (|| {
+                let v = get_value(&mut r)?;
+                Some((v, r.u32()?, r.u32()?))
+            })();
+            let (v, file, line) = decoded.ok_or_else(|| {
+                Error::Internal(format!("{}: damaged spill file", path.display()))
+            })?;
+            push_ledger(&mut rows, &mut text, v, file, line);
+        }
+        let _ = std::fs::remove_file(path);
+        self.reading.drop_duplicates(&mut rows, text)?;
+        Ok(rows)
+    }
+
+    /// Per-file counts and all rejects in input order.
+    pub fn finish(self) -> (Vec<InputFile>, Vec<Reject>) {
+        self.reading.finish()
+    }
+}
