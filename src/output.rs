@@ -182,29 +182,51 @@ pub fn stage_table(
     stage(staging, t.as_str(), to.as_of, part, &mut df)
 }
 
-/// Sorts rows by `person_key` when keys are pseudonyms (raw IDs already sort as the
-/// engine's person order). `key_of_row` gives each row's person; returns the row order.
-fn key_order(keys: &KeyMode, persons: &[PersonId]) -> (Vec<String>, Option<Vec<usize>>) {
-    let mut cache: Option<(PersonId, String)> = None;
-    let mut out = Vec::with_capacity(persons.len());
-    for &p in persons {
-        match &cache {
-            Some((q, k)) if *q == p => out.push(k.clone()),
-            _ => {
-                let k = keys.key(p);
-                cache = Some((p, k.clone()));
-                out.push(k);
+/// The `person_key` of every row, made once per person (rows come grouped by
+/// person): the distinct keys, each row's index into them, and — for pseudonyms,
+/// which do not sort like the IDs — the row order that sorts by key (stable, so a
+/// person's rows keep their period order). Raw IDs already sort as the engine's order.
+struct RowKeys {
+    distinct: Vec<String>,
+    of_row: Vec<u32>,
+    order: Option<Vec<usize>>,
+}
+
+impl RowKeys {
+    fn new(keys: &KeyMode, persons: &[PersonId]) -> RowKeys {
+        let mut distinct: Vec<String> = Vec::new();
+        let mut of_row = Vec::with_capacity(persons.len());
+        let mut last: Option<PersonId> = None;
+        for &p in persons {
+            if last != Some(p) {
+                distinct.push(keys.key(p));
+                last = Some(p);
             }
+            of_row.push(distinct.len() as u32 - 1);
+        }
+        let order = match keys {
+            KeyMode::Raw => None,
+            KeyMode::Pseudonym(_) => {
+                let mut order: Vec<usize> = (0..of_row.len()).collect();
+                order.sort_by(|&a, &b| {
+                    distinct[of_row[a] as usize].cmp(&distinct[of_row[b] as usize])
+                });
+                Some(order)
+            }
+        };
+        RowKeys {
+            distinct,
+            of_row,
+            order,
         }
     }
-    match keys {
-        KeyMode::Raw => (out, None),
-        KeyMode::Pseudonym(_) => {
-            let mut order: Vec<usize> = (0..out.len()).collect();
-            // Stable: rows of one person keep their period order.
-            order.sort_by(|&a, &b| out[a].cmp(&out[b]));
-            (out, Some(order))
-        }
+
+    /// The key column's values, in row order (before any reordering).
+    fn column(&self) -> Vec<&str> {
+        self.of_row
+            .iter()
+            .map(|&i| self.distinct[i as usize].as_str())
+            .collect()
     }
 }
 
@@ -263,19 +285,35 @@ impl<'a> Cols<'a> {
     }
 }
 
-fn region(r: u32) -> String {
-    format!("{r:06}")
+/// Regions as their 6-digit codes, each formatted once.
+struct RegionNames(std::collections::BTreeMap<u32, String>);
+
+impl RegionNames {
+    fn new(regions: impl Iterator<Item = u32>) -> RegionNames {
+        let distinct: std::collections::BTreeSet<u32> = regions.collect();
+        RegionNames(
+            distinct
+                .into_iter()
+                .map(|r| (r, format!("{r:06}")))
+                .collect(),
+        )
+    }
+    fn get(&self, r: u32) -> &str {
+        self.0.get(&r).map_or("", String::as_str)
+    }
 }
 
 fn person_month(b: &Batch, keys: &KeyMode) -> Result<DataFrame> {
     let rows = &b.months;
     let persons: Vec<PersonId> = rows.iter().map(|r| r.person).collect();
-    let (key, order) = key_order(keys, &persons);
-    let mut c = Cols::new(rows.len(), order.as_deref());
-    c.plain("person_key", key);
+    let rk = RowKeys::new(keys, &persons);
+    let order = rk.order.as_deref();
+    let mut c = Cols::new(rows.len(), order);
+    c.plain("person_key", rk.column());
     c.month("period", rows.iter().map(|r| Some(r.period)).collect());
     c.plain("scheme", rows.iter().map(|r| r.scheme.as_str()).collect());
-    c.plain("region", rows.iter().map(|r| region(r.region)).collect());
+    let names = RegionNames::new(rows.iter().map(|r| r.region));
+    c.plain("region", rows.iter().map(|r| names.get(r.region)).collect());
     c.plain("paid", rows.iter().map(|r| r.paid).collect());
     c.date("paid_on", rows.iter().map(|r| r.paid_on).collect());
     c.plain("on_time", rows.iter().map(|r| r.on_time).collect());
@@ -298,15 +336,17 @@ fn person_month(b: &Batch, keys: &KeyMode) -> Result<DataFrame> {
 fn person_status(b: &Batch, keys: &KeyMode, rules_sha256: &str) -> Result<DataFrame> {
     let rows = &b.status;
     let persons: Vec<PersonId> = rows.iter().map(|r| r.person).collect();
-    let (key, order) = key_order(keys, &persons);
-    let mut c = Cols::new(rows.len(), order.as_deref());
-    c.plain("person_key", key);
+    let rk = RowKeys::new(keys, &persons);
+    let order = rk.order.as_deref();
+    let mut c = Cols::new(rows.len(), order);
+    c.plain("person_key", rk.column());
     c.plain("gender", rows.iter().map(|r| r.gender.as_str()).collect());
     c.date(
         "birth_date",
         rows.iter().map(|r| Some(r.birth_date)).collect(),
     );
-    c.plain("region", rows.iter().map(|r| region(r.region)).collect());
+    let names = RegionNames::new(rows.iter().map(|r| r.region));
+    c.plain("region", rows.iter().map(|r| names.get(r.region)).collect());
     c.plain("scheme", rows.iter().map(|r| r.scheme.as_str()).collect());
     c.plain(
         "special_group",
@@ -391,9 +431,10 @@ fn person_status(b: &Batch, keys: &KeyMode, rules_sha256: &str) -> Result<DataFr
 fn gaps(b: &Batch, keys: &KeyMode) -> Result<DataFrame> {
     let rows = &b.gaps;
     let persons: Vec<PersonId> = rows.iter().map(|r| r.person).collect();
-    let (key, order) = key_order(keys, &persons);
-    let mut c = Cols::new(rows.len(), order.as_deref());
-    c.plain("person_key", key);
+    let rk = RowKeys::new(keys, &persons);
+    let order = rk.order.as_deref();
+    let mut c = Cols::new(rows.len(), order);
+    c.plain("person_key", rk.column());
     c.plain("gap_id", rows.iter().map(|r| r.gap_id).collect());
     c.plain("kind", rows.iter().map(|r| r.kind.as_str()).collect());
     c.date(
@@ -429,9 +470,10 @@ fn gaps(b: &Batch, keys: &KeyMode) -> Result<DataFrame> {
 fn findings(b: &Batch, keys: &KeyMode) -> Result<DataFrame> {
     let rows = &b.findings;
     let persons: Vec<PersonId> = rows.iter().map(|r| r.person).collect();
-    let (key, order) = key_order(keys, &persons);
-    let mut c = Cols::new(rows.len(), order.as_deref());
-    c.plain("person_key", key);
+    let rk = RowKeys::new(keys, &persons);
+    let order = rk.order.as_deref();
+    let mut c = Cols::new(rows.len(), order);
+    c.plain("person_key", rk.column());
     c.month("period", rows.iter().map(|r| Some(r.period)).collect());
     c.plain("code", rows.iter().map(|r| r.code.as_str()).collect());
     c.plain("detail", rows.iter().map(|r| r.detail.clone()).collect());

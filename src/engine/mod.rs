@@ -435,16 +435,19 @@ pub fn sort_for_engine(
     rows: &crate::ledger::LedgerRows,
 ) -> (crate::ledger::LedgerRows, Vec<std::ops::Range<usize>>) {
     use rayon::prelude::*;
-    let mut order: Vec<u32> = (0..rows.len() as u32).collect();
-    order.par_sort_unstable_by_key(|&i| {
-        let i = i as usize;
-        (
-            rows.person[i],
-            rows.period[i],
-            rows.paid_on[i].map_or(i32::MAX, |d| d.0),
-            i,
-        )
-    });
+    // Materialised keys sort far faster than a comparator gathering from 4 columns:
+    // (person, period then paid_on with declarations last, input index).
+    let mut keys: Vec<(u64, u64, u32)> = (0..rows.len())
+        .into_par_iter()
+        .with_min_len(1 << 14)
+        .map(|i| {
+            let paid = rows.paid_on[i].map_or(u32::MAX, |d| (d.0 as i64 - i32::MIN as i64) as u32);
+            let period = (rows.period[i].0 as i64 - i32::MIN as i64) as u64;
+            (rows.person[i].0, period << 32 | paid as u64, i as u32)
+        })
+        .collect();
+    keys.par_sort_unstable();
+    let order: Vec<u32> = keys.into_iter().map(|k| k.2).collect();
     let g = |i: &u32| *i as usize;
     let sorted = crate::ledger::LedgerRows {
         person: order.iter().map(|i| rows.person[g(i)]).collect(),
