@@ -349,9 +349,11 @@ pub fn evaluate_person<P: ParamSource>(
     };
     let cumulative_months = emp.as_ref().map_or(0, |e| e.cumulative_months);
     let months_short = (retirement_min_months - cumulative_months).max(0);
-    let lump_sum_estimate = emp
-        .as_ref()
-        .map(|e| Fen(e.last_base.0 * months_short as i64).times_rate(p.lump_sum_rate));
+    // §9: the base of the latest employee-family month ≤ A with rows (declared or paid),
+    // null only without any such month (resident-only people).
+    let lump_sum_estimate = aggregates
+        .last()
+        .map(|f| Fen(f.base.0 * months_short as i64).times_rate(p.lump_sum_rate));
     let continuous_years =
         resident::continuous_years(&res_years, &other, as_of, params, at_a.region);
     let zero_claim_years = if input.claims_given {

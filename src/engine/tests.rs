@@ -754,3 +754,285 @@ fn incentive_raise_is_capped() {
     assert_eq!(resident::incentive_raise(&p, 5, 0), Fen(100_000));
     assert_eq!(resident::incentive_raise(&p, 200, 0), Fen(6_000_000)); // 20 % of 300 000.00
 }
+
+// ---- review: clause-by-clause checks (hand-computed) ----
+
+#[test]
+fn employer_gap_fees_arrears_and_payer_of_rowless_and_fund_months() {
+    // Gap Feb–Apr 2025: Feb declared by the unemployment fund (payer employer, no fee),
+    // Mar without rows (base 8000 carried, fee by the gap's payer), Apr declared by the
+    // employer at base 9000 and paid 400.00 of 900.00. Deadline 2025-07-31 → pending.
+    let csv = "
+370202198503120113,2025-01,employee,employer,800.00,8000.00,2025-01-20,370200
+370202198503120113,2025-02,employee,unemployment_fund,800.00,8000.00,,370200
+370202198503120113,2025-04,employee,employer,900.00,9000.00,,370200
+370202198503120113,2025-04,employee,employer,400.00,9000.00,2025-05-10,370200
+370202198503120113,2025-05,employee,employer,900.00,9000.00,2025-05-20,370200";
+    let b = run(csv, "2025-05");
+    let g = &b.gaps[0];
+    assert_eq!(
+        (g.gap_start, g.months, g.open, g.payer, g.state, g.deadline),
+        (
+            d("2025-02-01"),
+            3,
+            false,
+            Some(Payer::Employer),
+            GapState::Pending,
+            Some(d("2025-07-31"))
+        )
+    );
+    // Mar: 800 × 0.0005 × 61 = 24.40; Apr: 900 × 0.0005 × 31 = 13.95 (whole required).
+    assert_eq!(
+        (g.late_fee_amount, g.backpay_amount),
+        (Fen(3835), Fen(40_000))
+    );
+    let s = &b.status[0];
+    // Owed: 800 + 800 + (900 − 400).
+    assert_eq!(
+        (s.arrears_months, s.arrears_amount, s.late_fee_amount),
+        (3, Fen(210_000), Fen(3835))
+    );
+    assert_eq!(
+        (
+            s.cumulative_months,
+            s.continuous_months,
+            s.continuity_at_risk
+        ),
+        (2, 2, true)
+    );
+    assert_eq!(
+        months(&b)[4],
+        ("2025-05".into(), Benefit::Suspended, Reason::ArrearsDue)
+    );
+    assert_eq!(
+        b.findings
+            .iter()
+            .map(|f| (f.period, f.code))
+            .collect::<Vec<_>>(),
+        vec![(m("2025-04"), FindingCode::Underpaid)]
+    );
+}
+
+#[test]
+fn repair_paid_after_the_payment_of_y_but_by_k_counts() {
+    // Insured 2024; none 2025–27; 2028 paid in the window → N = 3, W = 5. Repairs of 2025
+    // and 2026 arrive in February and March 2028: as of 2028-01 they do not exist yet.
+    let csv = "
+370202197008080519,2024-01,resident,individual,400.00,,2023-11-15,370200
+370202197008080519,2028-01,resident,individual,400.00,,2027-10-20,370200
+370202197008080519,2025-01,resident,individual,400.00,,2028-02-01,370200
+370202197008080519,2026-01,resident,individual,400.00,,2028-03-01,370200";
+    assert_eq!(
+        resident_benefits_from(csv, "2028-01", 2028),
+        Some(d("2028-06-01"))
+    );
+    let b = run(csv, "2028-12");
+    assert_eq!(b.gaps[0].wait_months, Some(3));
+    assert_eq!(b.gaps[0].benefits_from, Some(d("2028-04-01")));
+    assert_eq!(b.gaps[0].backpay_amount, Fen(80_000));
+    let apr = b.months.iter().find(|r| r.period == m("2028-04")).unwrap();
+    assert_eq!(apr.benefit, Benefit::Active);
+}
+
+#[test]
+fn gap_ids_across_both_kinds_and_status_from_the_better_family() {
+    // Employee Jan–Jun 2024, then nothing (open individual break from 2024-07). Resident
+    // 2027 paid in the window: not continuous, N = 2 (2025, 2026) → W = 3 + 1 = 4.
+    let mut csv = String::new();
+    for mo in 1..=6 {
+        csv.push_str(&format!(
+            "370202198503120113,2024-{mo:02},employee,employer,800.00,8000.00,2024-{mo:02}-20,370200\n"
+        ));
+    }
+    csv.push_str("370202198503120113,2027-01,resident,individual,400.00,,2026-11-01,370200\n");
+    let b = run(&csv, "2027-06");
+    let g: Vec<_> = b
+        .gaps
+        .iter()
+        .map(|g| {
+            (
+                g.gap_id,
+                g.kind,
+                g.gap_start,
+                g.gap_end,
+                g.open,
+                g.wait_months,
+            )
+        })
+        .collect();
+    assert_eq!(
+        g,
+        vec![
+            (
+                1,
+                GapKind::Employee,
+                d("2024-07-01"),
+                d("2027-06-30"),
+                true,
+                None
+            ),
+            (
+                2,
+                GapKind::Resident,
+                d("2025-01-01"),
+                d("2026-12-31"),
+                false,
+                Some(4)
+            ),
+        ]
+    );
+    assert_eq!(b.gaps[1].benefits_from, Some(d("2027-05-01")));
+    let row = |per: &str| b.months.iter().find(|r| r.period == m(per)).unwrap();
+    assert_eq!(
+        (
+            row("2025-03").scheme,
+            row("2025-03").reason,
+            row("2025-03").gap_id
+        ),
+        (Scheme::Employee, Reason::GapUnpaid, Some(1))
+    );
+    assert_eq!(
+        (
+            row("2027-04").scheme,
+            row("2027-04").benefit,
+            row("2027-04").gap_id
+        ),
+        (Scheme::Resident, Benefit::Waiting, None)
+    );
+    assert_eq!(row("2027-05").benefit, Benefit::Active);
+    let s = &b.status[0];
+    assert_eq!(
+        (s.scheme, s.benefit, s.benefits_from, s.first_period),
+        (Scheme::Resident, Benefit::Active, None, m("2024-01"))
+    );
+    assert_eq!(
+        (
+            s.cumulative_months,
+            s.continuous_months,
+            s.continuity_at_risk,
+            s.gap_count,
+            s.open_gap_months
+        ),
+        (6, 0, false, 1, 36)
+    );
+    // (300 − 6) × 8000.00 × 0.056 = 131 712.00
+    assert_eq!(s.lump_sum_estimate, Some(Fen(13_171_200)));
+    assert_eq!(s.resident_continuous_years, 1);
+}
+
+#[test]
+fn lump_sum_uses_a_declared_employee_base_when_no_employee_month_is_paid() {
+    // §9: the latest employee-family month ≤ A with a base; null only for resident-only
+    // people. A declared (unpaid) employee month has a base.
+    let csv = "
+370202198503120113,2026-01,employee,employer,500.00,5000.00,,370200
+370202198503120113,2026-01,resident,individual,400.00,,2025-11-01,370200";
+    let s = &run(csv, "2026-03").status[0];
+    assert_eq!(
+        (s.scheme, s.cumulative_months, s.months_short),
+        (Scheme::Resident, 0, 300)
+    );
+    // 300 × 5000.00 × 0.056 = 84 000.00
+    assert_eq!(s.lump_sum_estimate, Some(Fen(8_400_000)));
+}
+
+#[test]
+fn findings_after_a_only_for_subsidies() {
+    // Dibao since 2025; the only payments are for 2027, made in the 2026 window; A = 2026-12.
+    let csv = "
+370202195512120816,2027-01,resident,government,100.00,,2026-11-01,370200
+370202195512120816,2027-01,resident,individual,300.00,,2026-11-01,370200
+370202196506060946,2027-01,resident,individual,400.00,,2026-11-01,370200
+370202196506060946,2027-02,employee,employer,100.00,8000.00,2026-11-01,370200";
+    let groups = [
+        (
+            "370202195512120816",
+            grp(SpecialGroup::Dibao, "2025-01-01", None),
+        ),
+        (
+            "370202196506060946",
+            grp(SpecialGroup::Dibao, "2025-01-01", None),
+        ),
+    ];
+    let b = run_with(csv, &groups, "2026-12", &Params::national_defaults());
+    let f: Vec<_> = b
+        .findings
+        .iter()
+        .map(|f| (f.person.to_string(), f.period.to_string(), f.code))
+        .collect();
+    use FindingCode::*;
+    assert_eq!(
+        f,
+        vec![
+            ("370202195512120816".into(), "2025-01".into(), StatusGap),
+            ("370202195512120816".into(), "2026-01".into(), StatusGap),
+            (
+                "370202195512120816".into(),
+                "2027-01".into(),
+                SubsidyMismatch
+            ),
+            ("370202196506060946".into(), "2025-01".into(), StatusGap),
+            ("370202196506060946".into(), "2026-01".into(), StatusGap),
+        ]
+    );
+    assert!(b.status.is_empty());
+}
+
+#[test]
+fn window_crossing_year_end_not_continuous_waits_from_jan_1() {
+    // Nanchang window 09-15 … 02-28. Insured 2024, none 2025, pays 2026 on 2026-02-10 (in
+    // the window, not continuous): N = 1, W = 3 from Jan 1 → 2026-04-01. January is unpaid
+    // at its month end.
+    let mut p = Params::national_defaults();
+    p.resident_window_open = MonthDay { month: 9, day: 15 };
+    p.resident_window_close = MonthDay { month: 2, day: 28 };
+    let csv = "
+370202197505050628,2024-01,resident,individual,400.00,,2023-10-01,370200
+370202197505050628,2026-01,resident,individual,400.00,,2026-02-10,370200";
+    let b = run_with(csv, &[], "2026-12", &p);
+    let ms = months(&b);
+    assert_eq!(ms[0].0, "2024-01");
+    assert_eq!(
+        ms[14],
+        ("2025-03".into(), Benefit::Suspended, Reason::NotEnrolled)
+    );
+    assert_eq!(b.months[14].gap_id, Some(1));
+    assert_eq!(
+        ms[24],
+        ("2026-01".into(), Benefit::Suspended, Reason::NotEnrolled)
+    );
+    assert_eq!(
+        ms[25],
+        ("2026-02".into(), Benefit::Waiting, Reason::ResidentWait)
+    );
+    assert_eq!(
+        ms[27],
+        ("2026-04".into(), Benefit::Active, Reason::ResidentCovered)
+    );
+    assert!(b.months[25].on_time);
+    let g = &b.gaps[0];
+    assert_eq!(
+        (g.gap_start, g.gap_end, g.wait_months, g.benefits_from),
+        (
+            d("2025-01-01"),
+            d("2025-12-31"),
+            Some(3),
+            Some(d("2026-04-01"))
+        )
+    );
+}
+
+#[test]
+fn repair_floor_is_never_above_the_unrepaired_wait() {
+    // Two free break years: N = 4 → unrepaired 3 + 2 = 5 < floor 6, so the floor is 5;
+    // three repairs cannot bring it lower. N = 3 is below the floor years: 3 + 1 − 3 = 1.
+    let mut p = Params::national_defaults();
+    p.variable_free_break_years = 2;
+    assert_eq!(resident::wait_months(&p, 4, 0), 5);
+    assert_eq!(resident::wait_months(&p, 4, 3), 5);
+    assert_eq!(resident::wait_months(&p, 3, 3), 1);
+    // Defaults: repairs may go below the fixed 3 when N < 4 (never below 0).
+    let p = Params::national_defaults();
+    assert_eq!(resident::wait_months(&p, 3, 3), 2);
+    assert_eq!(resident::wait_months(&p, 1, 1), 2);
+}
