@@ -236,6 +236,14 @@ impl Rate {
     }
 }
 
+/// An enum of CONTRACT.md codes: its values in declaration order and their text.
+pub trait Code: Copy + 'static {
+    const ALL: &'static [Self];
+    fn code(self) -> &'static str;
+    /// Position in [`Code::ALL`].
+    fn index(self) -> usize;
+}
+
 macro_rules! code_enum {
     ($(#[$m:meta])* $name:ident { $($var:ident = $s:literal),+ $(,)? }) => {
         $(#[$m])*
@@ -249,6 +257,15 @@ macro_rules! code_enum {
             }
             pub fn parse(s: &str) -> Option<$name> {
                 match s { $($s => Some($name::$var),)+ _ => None }
+            }
+        }
+        impl Code for $name {
+            const ALL: &'static [$name] = $name::ALL;
+            fn code(self) -> &'static str {
+                self.as_str()
+            }
+            fn index(self) -> usize {
+                self as usize
             }
         }
         impl fmt::Display for $name {

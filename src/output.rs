@@ -14,8 +14,8 @@
 //! run leaves only `OUT/_staging/`, which the next run deletes ([`clean_leftovers`]).
 
 use crate::config::OutputTable;
-use crate::domain::{Date, Fen, Month};
-use crate::engine::Batch;
+use crate::domain::{Code, Date, Fen, Month};
+use crate::engine::{Batch, FindingRow, GapRow, MonthRow, StatusRow};
 use crate::error::{Error, Result};
 use crate::id::PersonId;
 use crate::ledger::Reject;
@@ -172,14 +172,54 @@ pub fn stage_table(
     batch: &Batch,
     rejects: &[Reject],
 ) -> Result<(PathBuf, OutputFile)> {
-    let mut df = match t {
-        OutputTable::PersonMonth => person_month(batch, to.keys)?,
-        OutputTable::PersonStatus => person_status(batch, to.keys, to.rules_sha256)?,
-        OutputTable::Gaps => gaps(batch, to.keys)?,
-        OutputTable::Findings => findings(batch, to.keys)?,
-        OutputTable::Rejects => rejects_frame(rejects, to.keys)?,
+    let file = Staged {
+        staging,
+        table: t.as_str(),
+        as_of: to.as_of,
+        part,
     };
-    stage(staging, t.as_str(), to.as_of, part, &mut df)
+    match t {
+        OutputTable::PersonMonth => {
+            let keys = RowKeys::new(to.keys, batch.months.iter().map(|r| r.person));
+            file.write(batch.months.len(), keys.order.as_deref(), |sel| {
+                person_month(&batch.months, sel, &keys)
+            })
+        }
+        OutputTable::PersonStatus => {
+            let keys = RowKeys::new(to.keys, batch.status.iter().map(|r| r.person));
+            file.write(batch.status.len(), keys.order.as_deref(), |sel| {
+                person_status(&batch.status, sel, &keys, to.rules_sha256)
+            })
+        }
+        OutputTable::Gaps => {
+            let keys = RowKeys::new(to.keys, batch.gaps.iter().map(|r| r.person));
+            file.write(batch.gaps.len(), keys.order.as_deref(), |sel| {
+                gaps(&batch.gaps, sel, &keys)
+            })
+        }
+        OutputTable::Findings => {
+            let keys = RowKeys::new(to.keys, batch.findings.iter().map(|r| r.person));
+            file.write(batch.findings.len(), keys.order.as_deref(), |sel| {
+                findings(&batch.findings, sel, &keys)
+            })
+        }
+        OutputTable::Rejects => {
+            // `rejects` has no person: sorted by source file, then line.
+            let mut order: Vec<IdxSize> = (0..rejects.len() as IdxSize).collect();
+            order.sort_by(|&a, &b| {
+                let (x, y) = (&rejects[a as usize], &rejects[b as usize]);
+                (&x.source_file, x.line).cmp(&(&y.source_file, y.line))
+            });
+            file.write(rejects.len(), Some(&order), |sel| {
+                rejects_frame(rejects, sel, to.keys)
+            })
+        }
+    }
+}
+
+/// The rows of one output chunk, in output order: `rows[sel[0]], rows[sel[1]], …`.
+fn picked<'a, T>(rows: &'a [T], sel: &[IdxSize]) -> Vec<&'a T> {
+    sel.iter().map(|&i| &rows[i as usize]).collect()
 }
 
 /// The `person_key` of every row, made once per person (rows come grouped by
@@ -188,28 +228,29 @@ pub fn stage_table(
 /// person's rows keep their period order). Raw IDs already sort as the engine's order.
 struct RowKeys {
     distinct: Vec<String>,
-    of_row: Vec<u32>,
-    order: Option<Vec<usize>>,
+    of_row: Vec<IdxSize>,
+    order: Option<Vec<IdxSize>>,
 }
 
 impl RowKeys {
-    fn new(keys: &KeyMode, persons: &[PersonId]) -> RowKeys {
+    fn new(keys: &KeyMode, persons: impl Iterator<Item = PersonId>) -> RowKeys {
         let mut distinct: Vec<String> = Vec::new();
-        let mut of_row = Vec::with_capacity(persons.len());
+        let mut of_row = Vec::with_capacity(persons.size_hint().0);
         let mut last: Option<PersonId> = None;
-        for &p in persons {
+        for p in persons {
             if last != Some(p) {
                 distinct.push(keys.key(p));
                 last = Some(p);
             }
-            of_row.push(distinct.len() as u32 - 1);
+            of_row.push(distinct.len() as IdxSize - 1);
         }
         let order = match keys {
             KeyMode::Raw => None,
             KeyMode::Pseudonym(_) => {
-                let mut order: Vec<usize> = (0..of_row.len()).collect();
+                let mut order: Vec<IdxSize> = (0..of_row.len() as IdxSize).collect();
                 order.sort_by(|&a, &b| {
-                    distinct[of_row[a] as usize].cmp(&distinct[of_row[b] as usize])
+                    distinct[of_row[a as usize] as usize]
+                        .cmp(&distinct[of_row[b as usize] as usize])
                 });
                 Some(order)
             }
@@ -221,46 +262,66 @@ impl RowKeys {
         }
     }
 
-    /// The key column's values, in row order (before any reordering).
-    fn column(&self) -> Vec<&str> {
-        self.of_row
+    /// Adds the `person_key` column of the rows `sel` (whose keys come in runs).
+    fn push(&self, c: &mut Cols, sel: &[IdxSize]) -> Result<()> {
+        let mut distinct: Vec<Option<&str>> = Vec::new();
+        let mut last = None;
+        let idx = sel
             .iter()
-            .map(|&i| self.distinct[i as usize].as_str())
-            .collect()
+            .map(|&i| {
+                let k = self.of_row[i as usize];
+                if last != Some(k) {
+                    distinct.push(Some(self.distinct[k as usize].as_str()));
+                    last = Some(k);
+                }
+                distinct.len() as IdxSize - 1
+            })
+            .collect();
+        c.labels("person_key", &distinct, idx)
     }
 }
 
-/// Column builder that applies a row order.
-struct Cols<'a> {
-    order: Option<&'a [usize]>,
+/// Column builder for one chunk of a table.
+struct Cols {
     n: usize,
     cols: Vec<Column>,
 }
 
-impl<'a> Cols<'a> {
-    fn new(n: usize, order: Option<&'a [usize]>) -> Self {
+impl Cols {
+    fn new(n: usize) -> Self {
         Cols {
-            order,
             n,
             cols: Vec::new(),
         }
     }
-    fn gather<T: Clone>(&self, v: Vec<T>) -> Vec<T> {
-        match self.order {
-            None => v,
-            Some(o) => o.iter().map(|&i| v[i].clone()).collect(),
-        }
-    }
     /// A column of a type polars builds directly (strings, flags, ints, doubles).
-    fn plain<T: Clone, P: ?Sized>(&mut self, name: &str, v: Vec<T>)
+    fn plain<T, P: ?Sized>(&mut self, name: &str, v: Vec<T>)
     where
         Series: NamedFrom<Vec<T>, P>,
     {
-        let v = self.gather(v);
         self.cols.push(Series::new(name.into(), v).into_column());
     }
+    /// A string column of repeating values (codes, regions, person keys): the distinct
+    /// values are built once and each row gathers its value by index. Building ten
+    /// million strings one by one costs about a second per column; the gather, a few
+    /// milliseconds.
+    fn labels(&mut self, name: &str, distinct: &[Option<&str>], idx: Vec<IdxSize>) -> Result<()> {
+        let values = StringChunked::from_iter_options(name.into(), distinct.iter().copied());
+        let column = values.take(idx.as_slice())?;
+        self.cols.push(column.into_series().into_column());
+        Ok(())
+    }
+    /// A column of CONTRACT codes (null where `None`).
+    fn code<E: Code>(&mut self, name: &str, v: impl Iterator<Item = Option<E>>) -> Result<()> {
+        let mut distinct: Vec<Option<&str>> = E::ALL.iter().map(|e| Some(e.code())).collect();
+        distinct.push(None);
+        let null = E::ALL.len() as IdxSize;
+        let idx = v
+            .map(|e| e.map_or(null, |e| e.index() as IdxSize))
+            .collect();
+        self.labels(name, &distinct, idx)
+    }
     fn date(&mut self, name: &str, v: Vec<Option<Date>>) {
-        let v = self.gather(v);
         let ca =
             Int32Chunked::from_iter_options(name.into(), v.into_iter().map(|d| d.map(|d| d.0)));
         self.cols.push(ca.into_date().into_column());
@@ -272,7 +333,6 @@ impl<'a> Cols<'a> {
         );
     }
     fn money(&mut self, name: &str, v: Vec<Option<Fen>>) -> Result<()> {
-        let v = self.gather(v);
         let ca = Int128Chunked::from_iter_options(
             name.into(),
             v.into_iter().map(|f| f.map(|f| f.0 as i128)),
@@ -285,76 +345,60 @@ impl<'a> Cols<'a> {
     }
 }
 
-/// Regions as their 6-digit codes, each formatted once.
-struct RegionNames(std::collections::BTreeMap<u32, String>);
-
-impl RegionNames {
-    fn new(regions: impl Iterator<Item = u32>) -> RegionNames {
-        let distinct: std::collections::BTreeSet<u32> = regions.collect();
-        RegionNames(
-            distinct
-                .into_iter()
-                .map(|r| (r, format!("{r:06}")))
-                .collect(),
-        )
-    }
-    fn get(&self, r: u32) -> &str {
-        self.0.get(&r).map_or("", String::as_str)
-    }
+/// The `region` column: each region's 6-digit code formatted once.
+fn regions(c: &mut Cols, regions: impl Iterator<Item = u32> + Clone) -> Result<()> {
+    let codes: Vec<u32> = regions
+        .clone()
+        .collect::<std::collections::BTreeSet<u32>>()
+        .into_iter()
+        .collect();
+    let names: Vec<String> = codes.iter().map(|r| format!("{r:06}")).collect();
+    let distinct: Vec<Option<&str>> = names.iter().map(|n| Some(n.as_str())).collect();
+    let idx = regions
+        .map(|r| codes.binary_search(&r).unwrap_or_default() as IdxSize)
+        .collect();
+    c.labels("region", &distinct, idx)
 }
 
-fn person_month(b: &Batch, keys: &KeyMode) -> Result<DataFrame> {
-    let rows = &b.months;
-    let persons: Vec<PersonId> = rows.iter().map(|r| r.person).collect();
-    let rk = RowKeys::new(keys, &persons);
-    let order = rk.order.as_deref();
-    let mut c = Cols::new(rows.len(), order);
-    c.plain("person_key", rk.column());
+fn person_month(all: &[MonthRow], sel: &[IdxSize], keys: &RowKeys) -> Result<DataFrame> {
+    let rows = picked(all, sel);
+    let mut c = Cols::new(rows.len());
+    keys.push(&mut c, sel)?;
     c.month("period", rows.iter().map(|r| Some(r.period)).collect());
-    c.plain("scheme", rows.iter().map(|r| r.scheme.as_str()).collect());
-    let names = RegionNames::new(rows.iter().map(|r| r.region));
-    c.plain("region", rows.iter().map(|r| names.get(r.region)).collect());
+    c.code("scheme", rows.iter().map(|r| Some(r.scheme)))?;
+    regions(&mut c, rows.iter().map(|r| r.region))?;
     c.plain("paid", rows.iter().map(|r| r.paid).collect());
     c.date("paid_on", rows.iter().map(|r| r.paid_on).collect());
     c.plain("on_time", rows.iter().map(|r| r.on_time).collect());
-    c.plain(
-        "special_group",
-        rows.iter()
-            .map(|r| r.special_group.map(|g| g.as_str()))
-            .collect(),
-    );
-    c.plain("benefit", rows.iter().map(|r| r.benefit.as_str()).collect());
+    c.code("special_group", rows.iter().map(|r| r.special_group))?;
+    c.code("benefit", rows.iter().map(|r| Some(r.benefit)))?;
     c.plain(
         "benefit_ratio",
         rows.iter().map(|r| r.benefit_ratio).collect(),
     );
-    c.plain("reason", rows.iter().map(|r| r.reason.as_str()).collect());
+    c.code("reason", rows.iter().map(|r| Some(r.reason)))?;
     c.plain("gap_id", rows.iter().map(|r| r.gap_id).collect());
     c.finish()
 }
 
-fn person_status(b: &Batch, keys: &KeyMode, rules_sha256: &str) -> Result<DataFrame> {
-    let rows = &b.status;
-    let persons: Vec<PersonId> = rows.iter().map(|r| r.person).collect();
-    let rk = RowKeys::new(keys, &persons);
-    let order = rk.order.as_deref();
-    let mut c = Cols::new(rows.len(), order);
-    c.plain("person_key", rk.column());
-    c.plain("gender", rows.iter().map(|r| r.gender.as_str()).collect());
+fn person_status(
+    all: &[StatusRow],
+    sel: &[IdxSize],
+    keys: &RowKeys,
+    rules_sha256: &str,
+) -> Result<DataFrame> {
+    let rows = picked(all, sel);
+    let mut c = Cols::new(rows.len());
+    keys.push(&mut c, sel)?;
+    c.code("gender", rows.iter().map(|r| Some(r.gender)))?;
     c.date(
         "birth_date",
         rows.iter().map(|r| Some(r.birth_date)).collect(),
     );
-    let names = RegionNames::new(rows.iter().map(|r| r.region));
-    c.plain("region", rows.iter().map(|r| names.get(r.region)).collect());
-    c.plain("scheme", rows.iter().map(|r| r.scheme.as_str()).collect());
-    c.plain(
-        "special_group",
-        rows.iter()
-            .map(|r| r.special_group.map(|g| g.as_str()))
-            .collect(),
-    );
-    c.plain("benefit", rows.iter().map(|r| r.benefit.as_str()).collect());
+    regions(&mut c, rows.iter().map(|r| r.region))?;
+    c.code("scheme", rows.iter().map(|r| Some(r.scheme)))?;
+    c.code("special_group", rows.iter().map(|r| r.special_group))?;
+    c.code("benefit", rows.iter().map(|r| Some(r.benefit)))?;
     c.plain(
         "benefit_ratio",
         rows.iter().map(|r| r.benefit_ratio).collect(),
@@ -428,15 +472,12 @@ fn person_status(b: &Batch, keys: &KeyMode, rules_sha256: &str) -> Result<DataFr
     c.finish()
 }
 
-fn gaps(b: &Batch, keys: &KeyMode) -> Result<DataFrame> {
-    let rows = &b.gaps;
-    let persons: Vec<PersonId> = rows.iter().map(|r| r.person).collect();
-    let rk = RowKeys::new(keys, &persons);
-    let order = rk.order.as_deref();
-    let mut c = Cols::new(rows.len(), order);
-    c.plain("person_key", rk.column());
+fn gaps(all: &[GapRow], sel: &[IdxSize], keys: &RowKeys) -> Result<DataFrame> {
+    let rows = picked(all, sel);
+    let mut c = Cols::new(rows.len());
+    keys.push(&mut c, sel)?;
     c.plain("gap_id", rows.iter().map(|r| r.gap_id).collect());
-    c.plain("kind", rows.iter().map(|r| r.kind.as_str()).collect());
+    c.code("kind", rows.iter().map(|r| Some(r.kind)))?;
     c.date(
         "gap_start",
         rows.iter().map(|r| Some(r.gap_start)).collect(),
@@ -444,11 +485,8 @@ fn gaps(b: &Batch, keys: &KeyMode) -> Result<DataFrame> {
     c.date("gap_end", rows.iter().map(|r| Some(r.gap_end)).collect());
     c.plain("months", rows.iter().map(|r| r.months).collect());
     c.plain("open", rows.iter().map(|r| r.open).collect());
-    c.plain(
-        "payer",
-        rows.iter().map(|r| r.payer.map(|p| p.as_str())).collect(),
-    );
-    c.plain("state", rows.iter().map(|r| r.state.as_str()).collect());
+    c.code("payer", rows.iter().map(|r| r.payer))?;
+    c.code("state", rows.iter().map(|r| Some(r.state)))?;
     c.date("backpaid_on", rows.iter().map(|r| r.backpaid_on).collect());
     c.date("deadline", rows.iter().map(|r| r.deadline).collect());
     c.money(
@@ -467,26 +505,19 @@ fn gaps(b: &Batch, keys: &KeyMode) -> Result<DataFrame> {
     c.finish()
 }
 
-fn findings(b: &Batch, keys: &KeyMode) -> Result<DataFrame> {
-    let rows = &b.findings;
-    let persons: Vec<PersonId> = rows.iter().map(|r| r.person).collect();
-    let rk = RowKeys::new(keys, &persons);
-    let order = rk.order.as_deref();
-    let mut c = Cols::new(rows.len(), order);
-    c.plain("person_key", rk.column());
+fn findings(all: &[FindingRow], sel: &[IdxSize], keys: &RowKeys) -> Result<DataFrame> {
+    let rows = picked(all, sel);
+    let mut c = Cols::new(rows.len());
+    keys.push(&mut c, sel)?;
     c.month("period", rows.iter().map(|r| Some(r.period)).collect());
-    c.plain("code", rows.iter().map(|r| r.code.as_str()).collect());
+    c.code("code", rows.iter().map(|r| Some(r.code)))?;
     c.plain("detail", rows.iter().map(|r| r.detail.clone()).collect());
     c.finish()
 }
 
-fn rejects_frame(rejects: &[Reject], keys: &KeyMode) -> Result<DataFrame> {
-    let mut order: Vec<usize> = (0..rejects.len()).collect();
-    order.sort_by(|&a, &b| {
-        let (x, y) = (&rejects[a], &rejects[b]);
-        (&x.source_file, x.line).cmp(&(&y.source_file, y.line))
-    });
-    let mut c = Cols::new(rejects.len(), Some(&order));
+fn rejects_frame(all: &[Reject], sel: &[IdxSize], keys: &KeyMode) -> Result<DataFrame> {
+    let rejects = picked(all, sel);
+    let mut c = Cols::new(rejects.len());
     c.plain(
         "source_file",
         rejects.iter().map(|r| r.source_file.clone()).collect(),
@@ -531,36 +562,69 @@ fn fsync_dir(dir: &Path) -> Result<()> {
         .map_err(io_err(dir, "cannot sync folder"))
 }
 
-/// Writes one part file into `staging/<table>/as_of=M/<part>` and fsyncs it.
-fn stage(
-    staging: &Path,
-    table: &str,
+/// One part file to stage: `staging/<table>/as_of=M/<part>`.
+struct Staged<'a> {
+    staging: &'a Path,
+    table: &'a str,
     as_of: Month,
-    part: &str,
-    df: &mut DataFrame,
-) -> Result<(PathBuf, OutputFile)> {
-    let dir = partition_dir(staging, table, as_of);
-    std::fs::create_dir_all(&dir).map_err(io_err(&dir, "cannot create staging folder"))?;
-    let staged = dir.join(part);
-    let mut file = File::create(&staged).map_err(io_err(&staged, "cannot create"))?;
-    ParquetWriter::new(&mut file)
-        .with_compression(ParquetCompression::Zstd(None))
-        .with_statistics(StatisticsOptions::full())
-        .with_row_group_size(Some(ROW_GROUP))
-        .finish(df)
-        .map_err(|e| Error::output(&staged, format!("cannot write Parquet: {e}")))?;
-    file.sync_all().map_err(io_err(&staged, "cannot sync"))?;
-    drop(file);
-    let bytes = std::fs::read(&staged).map_err(io_err(&staged, "cannot read back"))?;
-    fsync_dir(&dir)?;
-    let written = OutputFile {
-        table: table.to_string(),
-        path: format!("{table}/as_of={as_of}/{part}"),
-        rows: df.height() as u64,
-        bytes: bytes.len() as u64,
-        sha256: crate::digest::sha256_hex(&bytes),
-    };
-    Ok((staged, written))
+    part: &'a str,
+}
+
+impl Staged<'_> {
+    /// Writes a table of `n` rows, one row group of [`ROW_GROUP`] rows at a time (so
+    /// only one row group's columns are in memory), and fsyncs it. `order` lists the
+    /// rows in output order (`None`: as they are); `build` makes the frame of the rows
+    /// it is given.
+    fn write(
+        &self,
+        n: usize,
+        order: Option<&[IdxSize]>,
+        build: impl Fn(&[IdxSize]) -> Result<DataFrame>,
+    ) -> Result<(PathBuf, OutputFile)> {
+        let dir = partition_dir(self.staging, self.table, self.as_of);
+        std::fs::create_dir_all(&dir).map_err(io_err(&dir, "cannot create staging folder"))?;
+        let staged = dir.join(self.part);
+        let parquet_err =
+            |e: PolarsError| Error::output(&staged, format!("cannot write Parquet: {e}"));
+        let mut file = File::create(&staged).map_err(io_err(&staged, "cannot create"))?;
+        let chunk = |start: usize| -> Result<DataFrame> {
+            let end = (start + ROW_GROUP).min(n);
+            let sel: Vec<IdxSize> = match order {
+                Some(o) => o[start..end].to_vec(),
+                None => (start as IdxSize..end as IdxSize).collect(),
+            };
+            build(&sel)
+        };
+        let mut first = chunk(0)?;
+        let writer = ParquetWriter::new(&mut file)
+            .with_compression(ParquetCompression::Zstd(None))
+            .with_statistics(StatisticsOptions::full())
+            .with_row_group_size(Some(ROW_GROUP));
+        if n <= ROW_GROUP {
+            writer.finish(&mut first).map_err(parquet_err)?;
+        } else {
+            let mut batched = writer.batched(first.schema()).map_err(parquet_err)?;
+            batched.write_batch(&first).map_err(parquet_err)?;
+            drop(first);
+            for start in (ROW_GROUP..n).step_by(ROW_GROUP) {
+                batched.write_batch(&chunk(start)?).map_err(parquet_err)?;
+            }
+            batched.finish().map_err(parquet_err)?;
+        }
+        file.sync_all().map_err(io_err(&staged, "cannot sync"))?;
+        drop(file);
+        let bytes = std::fs::read(&staged).map_err(io_err(&staged, "cannot read back"))?;
+        fsync_dir(&dir)?;
+        let (table, as_of, part) = (self.table, self.as_of, self.part);
+        let written = OutputFile {
+            table: table.to_string(),
+            path: format!("{table}/as_of={as_of}/{part}"),
+            rows: n as u64,
+            bytes: bytes.len() as u64,
+            sha256: crate::digest::sha256_hex(&bytes),
+        };
+        Ok((staged, written))
+    }
 }
 
 /// Moves staged part files into `OUT/<table>/as_of=M/` (see the module docs): a new
@@ -641,5 +705,80 @@ mod tests {
         );
         assert_eq!(keys.mask("短 12345678901234 ok"), "短 12345678901234 ok");
         assert_eq!(KeyMode::Raw.mask(raw), raw);
+    }
+
+    /// A table larger than a row group is written chunk by chunk; under pseudonyms
+    /// the rows are reordered by key across chunks. The file must hold every row once,
+    /// in key order, each person's months in period order.
+    #[test]
+    fn large_tables_are_written_in_key_order_row_group_by_row_group() {
+        use crate::domain::{Benefit, Reason, Scheme};
+        let months = 60;
+        let people = (2 * ROW_GROUP + ROW_GROUP / 2) / months + 1;
+        let mut batch = Batch::default();
+        for p in 0..people as u64 {
+            for m in 0..months as i32 {
+                batch.months.push(MonthRow {
+                    person: PersonId(11_010_119_900_307_000 * 11 + p * 11),
+                    period: Month(2021 * 12 + m),
+                    scheme: Scheme::Employee,
+                    region: 110101 + (p % 3) as u32,
+                    paid: m % 2 == 0,
+                    paid_on: None,
+                    on_time: false,
+                    special_group: None,
+                    benefit: Benefit::Active,
+                    benefit_ratio: 1.0,
+                    reason: Reason::Paid,
+                    gap_id: Some(m),
+                });
+            }
+        }
+        let dir = std::env::temp_dir().join(format!("ledgerflow-output-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let keys = KeyMode::Pseudonym(b"secret".to_vec());
+        let to = Target {
+            out: &dir,
+            as_of: Month(2025 * 12 + 11),
+            tables: &[OutputTable::PersonMonth],
+            keys: &keys,
+            rules_sha256: "",
+            shard: None,
+        };
+        let written = write_tables(&to, &batch, &[]).expect("write");
+        assert_eq!(written[0].rows, (people * months) as u64);
+        let path = dir.join(&written[0].path);
+        let df = ParquetReader::new(File::open(&path).expect("open"))
+            .finish()
+            .expect("read");
+        assert_eq!(df.height(), people * months);
+        let key = df
+            .column("person_key")
+            .expect("key")
+            .str()
+            .expect("str")
+            .clone();
+        let gap = df
+            .column("gap_id")
+            .expect("gap")
+            .i32()
+            .expect("i32")
+            .clone();
+        let mut seen = std::collections::BTreeSet::new();
+        for i in 1..df.height() {
+            let (a, b) = (key.get(i - 1), key.get(i));
+            assert!(a <= b, "row {i}: keys out of order");
+            if a == b {
+                assert_eq!(gap.get(i), gap.get(i - 1).map(|g| g + 1), "row {i}");
+            } else {
+                assert_eq!(gap.get(i), Some(0), "row {i}");
+                assert!(
+                    seen.insert(b.map(str::to_string)),
+                    "row {i}: key seen before"
+                );
+            }
+        }
+        assert_eq!(seen.len() + 1, people);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
