@@ -5,13 +5,12 @@
 //! Needs `python3` with `venv` and network access to PyPI on the first run; without
 //! them the test FAILS (it does not skip).
 
+use crate::duckdb_env::{self, sh};
 use crate::util::{self, SAMPLE_PIPELINE, TABLES};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
-use std::sync::Mutex;
 
-const DUCKDB_VERSION: &str = "1.4.1";
 const TABLES_DOC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/tables.md");
 
 /// The columns of each table, in the contract's order (new columns may follow).
@@ -131,65 +130,8 @@ fn expected_types(column: &str) -> &'static [&'static str] {
     }
 }
 
-static VENV_LOCK: Mutex<()> = Mutex::new(());
-
-fn sh(cmd: &mut Command) -> Result<String, String> {
-    let out = cmd
-        .output()
-        .map_err(|e| format!("cannot start {cmd:?}: {e}"))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(format!(
-            "{cmd:?} failed ({}):\n{}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
-}
-
-/// The venv's python with duckdb==DUCKDB_VERSION, created on first use.
 fn duckdb_python() -> PathBuf {
-    let _guard = VENV_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let venv = util::target_dir().join("duckdb-venv");
-    let python = venv.join("bin").join("python");
-    let version_check = |py: &Path| {
-        sh(Command::new(py).args(["-c", "import duckdb; print(duckdb.__version__)"]))
-            .map(|v| v.trim().to_string())
-    };
-    if python.exists() && version_check(&python).as_deref() == Ok(DUCKDB_VERSION) {
-        return python;
-    }
-    if !python.exists() {
-        sh(Command::new("python3").arg("-m").arg("venv").arg(&venv)).unwrap_or_else(|e| {
-            panic!(
-                "the DuckDB test needs python3 with the venv module (python3 -m venv {}): {e}",
-                venv.display()
-            )
-        });
-    }
-    sh(Command::new(&python)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-        ])
-        .arg(format!("duckdb=={DUCKDB_VERSION}")))
-    .unwrap_or_else(|e| {
-        panic!(
-            "the DuckDB test needs `pip install duckdb=={DUCKDB_VERSION}` (network to PyPI): {e}"
-        )
-    });
-    match version_check(&python) {
-        Ok(v) if v == DUCKDB_VERSION => python,
-        other => panic!(
-            "duckdb in {} is {other:?}, expected {DUCKDB_VERSION}",
-            venv.display()
-        ),
-    }
+    duckdb_env::duckdb_python(&util::target_dir()).unwrap_or_else(|e| panic!("{e}"))
 }
 
 const SCRIPT: &str = r#"

@@ -2,6 +2,7 @@
 
 mod cli;
 mod duckdb;
+mod duckdb_env;
 mod operate;
 mod scenarios;
 mod util;
