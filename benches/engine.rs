@@ -25,7 +25,7 @@ struct Sample {
 fn sample() -> &'static Sample {
     static SAMPLE_DATA: OnceLock<Sample> = OnceLock::new();
     SAMPLE_DATA.get_or_init(|| {
-        let loaded = commands::load(
+        let mut loaded = commands::load(
             Path::new(SAMPLE),
             None,
             false,
@@ -33,7 +33,7 @@ fn sample() -> &'static Sample {
             &mut Timings::default(),
         )
         .unwrap_or_else(|e| panic!("loading the sample: {e}"));
-        let prep = commands::prepare(&loaded.inputs);
+        let prep = commands::prepare(&mut loaded.inputs);
         let ids = prep.persons.iter().map(|p| p.person.to_string()).collect();
         Sample {
             prep,

@@ -18,6 +18,18 @@
 //! outputs, so a single ledger file larger than the budget still exceeds it. The run
 //! report needs all results at once and is not written by a bucketed run.
 
+/// Hands memory the allocator keeps after large temporary structures are freed back
+/// to the operating system. glibc keeps freed blocks in its per-thread arenas: after
+/// checking a 200 000-person ledger in parallel, 1.7 GB of the 2.3 GB resident was
+/// free memory that later (single-threaded, `mmap`ped) allocations never reuse.
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns unused pages of the allocator's own heaps.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 use crate::commands::{self, Progress, RunOptions, RunOutcome, Timings};
 use crate::config::{OutputTable, Pipeline, RuleSet};
 use crate::domain::Month;
@@ -149,16 +161,16 @@ pub fn run(
     let mut future = vec![0u64; n_files];
     for i in 0..count {
         let ledger = b.rows(i)?;
-        let inputs = Inputs {
+        let mut inputs = Inputs {
             files: b.files().to_vec(),
             ledger,
             registry: registry_of(&b.registry, |p| bucket_of(p, count) == i),
             claims: claims_of(&b.claims, |p| bucket_of(p, count) == i),
             rejects: Vec::new(),
         };
-        let prep = commands::prepare(&inputs);
+        let prep = commands::prepare(&mut inputs);
         let batch = commands::evaluate(&prep, &resolver, as_of);
-        for (f, n) in commands::future_rows_per_file(&inputs.ledger, as_of.last_day(), n_files)
+        for (f, n) in commands::future_rows_per_file(&prep.rows, as_of.last_day(), n_files)
             .into_iter()
             .enumerate()
         {

@@ -108,6 +108,7 @@ pub fn load(
             cache.as_deref(),
         )
     })?;
+    crate::bounded::release_free_memory();
     let counts = manifest::totals(&inputs, &[]);
     progress.say(format!(
         "read {} files: {} rows, {} accepted, {} rejected",
@@ -146,6 +147,7 @@ pub fn future_rows_per_file(rows: &LedgerRows, k: Date, files: usize) -> Vec<u64
 
 /// The engine's input, prepared once per set of inputs (sorted, grouped by person) and
 /// reusable for any `as_of` (backfill evaluates many months from one preparation).
+/// [`prepare`] moves the accepted ledger rows out of the inputs into `rows`.
 pub struct Prepared {
     pub rows: LedgerRows,
     pub persons: Vec<PersonSlot>,
@@ -163,8 +165,8 @@ pub struct PersonSlot {
     pub claims: Range<usize>,
 }
 
-pub fn prepare(inputs: &Inputs) -> Prepared {
-    let (rows, ranges) = engine::sort_for_engine(&inputs.ledger);
+pub fn prepare(inputs: &mut Inputs) -> Prepared {
+    let (rows, ranges) = engine::sort_for_engine(std::mem::take(&mut inputs.ledger));
     // Registry and claims, grouped by person in input order.
     let reg = &inputs.registry;
     let mut gidx: Vec<usize> = (0..reg.person.len()).collect();
@@ -291,7 +293,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
         }
     }
     let mut timings = Timings::default();
-    let loaded = load(
+    let mut loaded = load(
         &opts.pipeline,
         opts.out.clone(),
         opts.incremental,
@@ -304,7 +306,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
     };
     key_mode(&loaded.pipeline)?;
     output::check_writable(&loaded.pipeline.out_dir)?;
-    let mut prep = timings.time("prepare", || prepare(&loaded.inputs));
+    let mut prep = timings.time("prepare", || prepare(&mut loaded.inputs));
     if let Some(s) = opts.shard {
         prep.persons.retain(|p| s.contains(p.person));
         progress.say(format!(
@@ -379,7 +381,7 @@ pub fn backfill(opts: &BackfillOptions) -> Result<BackfillOutcome> {
     }
     let progress = Progress::new(opts.quiet);
     let mut timings = Timings::default();
-    let loaded = load(
+    let mut loaded = load(
         &opts.pipeline,
         opts.out.clone(),
         false,
@@ -388,7 +390,7 @@ pub fn backfill(opts: &BackfillOptions) -> Result<BackfillOutcome> {
     )?;
     key_mode(&loaded.pipeline)?;
     output::check_writable(&loaded.pipeline.out_dir)?;
-    let prep = timings.time("prepare", || prepare(&loaded.inputs));
+    let prep = timings.time("prepare", || prepare(&mut loaded.inputs));
     let resolver = loaded.rules.resolver(&prep.regions);
     let months = opts.to.0 - opts.from.0 + 1;
     let mut outcome = BackfillOutcome {
@@ -492,7 +494,7 @@ pub fn write_snapshot(
         batch.gaps.len(),
         batch.findings.len()
     ));
-    let future = future_rows_per_file(&inputs.ledger, as_of.last_day(), inputs.files.len());
+    let future = future_rows_per_file(&prep.rows, as_of.last_day(), inputs.files.len());
     let totals = manifest::totals(inputs, &future);
     let quality_gate_failed = pipeline
         .max_reject_ratio
@@ -598,12 +600,12 @@ pub fn explain(pipeline: &Path, person: &str, as_of: Option<Month>, json: bool) 
         .map_err(|e| Error::Usage(format!("--person: {}", e.message())))?;
     let progress = Progress::new(true);
     let mut timings = Timings::default();
-    let loaded = load(pipeline, None, false, &progress, &mut timings)?;
+    let mut loaded = load(pipeline, None, false, &progress, &mut timings)?;
     let as_of = match as_of {
         Some(a) => a,
         None => default_as_of(&loaded.inputs, &loaded.pipeline)?,
     };
-    let prep = prepare(&loaded.inputs);
+    let prep = prepare(&mut loaded.inputs);
     let slot = prep
         .persons
         .binary_search_by_key(&id, |s| s.person)

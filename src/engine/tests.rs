@@ -39,7 +39,7 @@ fn ledger(csv: &str) -> LedgerRows {
 }
 
 fn run_with(csv: &str, groups: &[(&str, GroupInterval)], as_of: &str, p: &Params) -> Batch {
-    let (rows, ranges) = sort_for_engine(&ledger(csv));
+    let (rows, ranges) = sort_for_engine(ledger(csv));
     let mut batch = Batch::default();
     for r in ranges {
         let person = rows.person[r.start];

@@ -169,60 +169,64 @@ impl Reading {
     }
 
     /// The ledger files, in parallel; accepted rows appended in file order, then
-    /// exact duplicates removed.
+    /// exact duplicates removed. Files are checked a few at a time (two per thread),
+    /// so the checked-but-not-yet-appended rows of only those files are held at once.
     fn read_ledger(
         &mut self,
         paths: &[PathBuf],
         cache: Option<&cache::LedgerCache>,
     ) -> Result<LedgerRows> {
-        let first = self.files.len();
-        let encoding = self.encoding;
-        let outs: Vec<Result<FileOut<LedgerValue>>> = paths
-            .par_iter()
-            .enumerate()
-            .map(|(i, p)| {
-                let file = file_index(first + i)?;
-                let check = || {
-                    read_file(
-                        p,
-                        file,
-                        InputKind::Ledger,
-                        encoding,
-                        &LEDGER_COLUMNS,
-                        check_ledger,
-                    )
-                };
-                let Some(cache) = cache else {
-                    return check();
-                };
-                let bytes =
-                    std::fs::read(p).map_err(|e| Error::input(p, format!("cannot read: {e}")))?;
-                let sha256 = crate::digest::sha256_hex(&bytes);
-                drop(bytes);
-                if let Some(out) = cache.load(&sha256, p, file) {
-                    return Ok(out);
-                }
-                let out = check()?;
-                cache.store(&out)?;
-                Ok(out)
-            })
-            .collect();
+        let window = 2 * rayon::current_num_threads().max(1);
         let mut rows = LedgerRows::default();
         let mut text_keys: Vec<u64> = Vec::new();
-        let total: usize = outs
-            .iter()
-            .map(|o| o.as_ref().map_or(0, FileOut::accepted))
-            .sum();
-        reserve_ledger(&mut rows, total);
-        text_keys.reserve_exact(total);
-        for (out, path) in outs.into_iter().zip(paths) {
-            let out = out?;
-            let file = file_index(self.files.len())?;
-            self.add_file(out.file, path, out.rejects);
-            // Each part is freed once copied, so a file's rows are held once.
-            for part in out.parts {
-                for (v, line) in part.values.into_iter().zip(part.lines) {
-                    push_ledger(&mut rows, &mut text_keys, v, file, line);
+        for batch in paths.chunks(window) {
+            let first = self.files.len();
+            let encoding = self.encoding;
+            let outs: Vec<Result<FileOut<LedgerValue>>> = batch
+                .par_iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    let file = file_index(first + i)?;
+                    let check = || {
+                        read_file(
+                            p,
+                            file,
+                            InputKind::Ledger,
+                            encoding,
+                            &LEDGER_COLUMNS,
+                            check_ledger,
+                        )
+                    };
+                    let Some(cache) = cache else {
+                        return check();
+                    };
+                    let bytes = std::fs::read(p)
+                        .map_err(|e| Error::input(p, format!("cannot read: {e}")))?;
+                    let sha256 = crate::digest::sha256_hex(&bytes);
+                    drop(bytes);
+                    if let Some(out) = cache.load(&sha256, p, file) {
+                        return Ok(out);
+                    }
+                    let out = check()?;
+                    cache.store(&out)?;
+                    Ok(out)
+                })
+                .collect();
+            let accepted: usize = outs
+                .iter()
+                .map(|o| o.as_ref().map_or(0, FileOut::accepted))
+                .sum();
+            reserve_ledger(&mut rows, accepted);
+            text_keys.reserve(accepted);
+            for (out, path) in outs.into_iter().zip(batch) {
+                let out = out?;
+                let file = file_index(self.files.len())?;
+                self.add_file(out.file, path, out.rejects);
+                // Each part is freed once copied, so a file's rows are held once.
+                for part in out.parts {
+                    for (v, line) in part.values.into_iter().zip(part.lines) {
+                        push_ledger(&mut rows, &mut text_keys, v, file, line);
+                    }
                 }
             }
         }
@@ -848,16 +852,16 @@ impl<V> FileOut<V> {
 // ---------------------------------------------------------------------------
 
 fn reserve_ledger(r: &mut LedgerRows, n: usize) {
-    r.person.reserve_exact(n);
-    r.period.reserve_exact(n);
-    r.scheme.reserve_exact(n);
-    r.payer.reserve_exact(n);
-    r.amount.reserve_exact(n);
-    r.base.reserve_exact(n);
-    r.paid_on.reserve_exact(n);
-    r.region.reserve_exact(n);
-    r.file.reserve_exact(n);
-    r.line.reserve_exact(n);
+    r.person.reserve(n);
+    r.period.reserve(n);
+    r.scheme.reserve(n);
+    r.payer.reserve(n);
+    r.amount.reserve(n);
+    r.base.reserve(n);
+    r.paid_on.reserve(n);
+    r.region.reserve(n);
+    r.file.reserve(n);
+    r.line.reserve(n);
 }
 
 fn push_ledger(r: &mut LedgerRows, text: &mut Vec<u64>, v: LedgerValue, file: u32, line: u32) {
