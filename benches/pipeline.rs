@@ -156,6 +156,7 @@ sql = open(sql_file).read()
 for key, value in (("{{LEDGER_GLOB}}", glob), ("{{OUT}}", out), ("{{A}}", a), ("{{K}}", k)):
     sql = sql.replace(key, value)
 con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
 con.execute(sql)
 con.close()
 "#;

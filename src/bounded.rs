@@ -9,9 +9,9 @@
 //! run. The rows are exactly those of an in-memory run, spread over `N` part files,
 //! each sorted by `person_key`.
 //!
-//! The estimate of an in-memory run is 8 × the CSV bytes and 32 × the Parquet bytes
+//! The estimate of an in-memory run is 8 × the CSV bytes and 10 × the Parquet bytes
 //! of the ledger (measured on generated ledgers: 40 000 people × 36 months, 102 MB of
-//! CSV, peak 789 MB). When it exceeds the budget, `N` = ⌈estimate / (budget − 96 MiB)⌉
+//! CSV, peak 789 MB; 200 000 people × 60 months, 217 MB of Parquet, peak 1.8 GB). When it exceeds the budget, `N` = ⌈estimate / (budget − 96 MiB)⌉
 //! (at least a quarter of the budget per bucket): 96 MiB is the fixed cost of the
 //! process and of checking one ledger file. Measured on those data (debug build):
 //! budget 150M → 9 buckets, peak 103 MB; 300M → 4 buckets, peak 209 MB. Peak memory is one ledger file being checked plus one bucket's rows and
@@ -82,7 +82,7 @@ fn estimate(paths: &[PathBuf]) -> u64 {
             let parquet = p
                 .extension()
                 .is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
-            bytes.saturating_mul(if parquet { 32 } else { 8 })
+            bytes.saturating_mul(if parquet { 10 } else { 8 })
         })
         .sum()
 }
