@@ -6,7 +6,7 @@
 use super::employee::MonthFacts;
 use super::resident::ResidentYear;
 use super::rows::{GroupInterval, ParamSource, PersonRows, group_in_month, group_on_day};
-use crate::domain::{Fen, FindingCode, Month, Payer, Scheme};
+use crate::domain::{Fen, FindingCode, Month, Payer, Rate, Scheme};
 
 /// A finding before it gets its person key.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -75,31 +75,35 @@ pub fn findings<P: ParamSource>(inp: &FindingInputs, params: &P, as_of: Month) -
                         ry.government_sum, ry.year
                     ),
                 });
-            } else {
-                // SUBSIDY_MISMATCH: uses the group on P(Y), else on the last government paid_on.
-                let group = ry
-                    .paid_date
-                    .and_then(|d| group_on_day(inp.groups, d))
-                    .or_else(|| {
-                        ry.last_government_paid_on
-                            .and_then(|d| group_on_day(inp.groups, d))
+            }
+            // SUBSIDY_MISMATCH, a check of its own (a subsidy paid in Y-1 under a group
+            // that ended before Jan 1 is both without status and mismatched): the
+            // group on P(Y), else on the last government paid_on; the amount against
+            // the exact ratio × standard, beyond 0.01.
+            let group = ry
+                .paid_date
+                .and_then(|d| group_on_day(inp.groups, d))
+                .or_else(|| {
+                    ry.last_government_paid_on
+                        .and_then(|d| group_on_day(inp.groups, d))
+                });
+            if let Some(g) = group {
+                let ratio = p.subsidy_ratio(g);
+                let scaled_diff = ry.government_sum.0 as i128 * Rate::SCALE as i128
+                    - ry.required.0 as i128 * ratio.0 as i128;
+                if scaled_diff.abs() > Rate::SCALE as i128 {
+                    out.push(Finding {
+                        period: jan,
+                        code: FindingCode::SubsidyMismatch,
+                        detail: format!(
+                            "government paid {} for {}; {} ({}) expects {}",
+                            ry.government_sum,
+                            ry.year,
+                            g,
+                            ratio.as_f64(),
+                            ry.required.times_rate(ratio)
+                        ),
                     });
-                if let Some(g) = group {
-                    let expected = ry.required.times_rate(p.subsidy_ratio(g));
-                    if (ry.government_sum.0 - expected.0).abs() > 1 {
-                        out.push(Finding {
-                            period: jan,
-                            code: FindingCode::SubsidyMismatch,
-                            detail: format!(
-                                "government paid {} for {}; {} ({}) expects {}",
-                                ry.government_sum,
-                                ry.year,
-                                g,
-                                p.subsidy_ratio(g).as_f64(),
-                                expected
-                            ),
-                        });
-                    }
                 }
             }
         }

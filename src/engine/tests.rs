@@ -677,6 +677,32 @@ fn subsidy_mismatch_uses_the_group_on_the_payment_day() {
 }
 
 #[test]
+fn subsidy_under_a_group_that_ended_before_the_year_is_without_status_and_mismatched() {
+    // dibao until 2025-12-15; the 2026 subsidy paid 2025-11-10 under it: 400.00 where
+    // 0.9 × 400.00 = 360.00 is due, and no group is active in any month of 2026.
+    let csv = "
+370202195512120816,2026-01,resident,government,400.00,,2025-11-10,370200";
+    let groups = [(
+        "370202195512120816",
+        grp(SpecialGroup::Dibao, "2024-01-01", Some("2025-12-15")),
+    )];
+    let b = run_with(csv, &groups, "2026-12", &Params::national_defaults());
+    let f: Vec<_> = b
+        .findings
+        .iter()
+        .filter(|f| f.period.to_string() == "2026-01")
+        .map(|f| f.code)
+        .collect();
+    assert_eq!(
+        f,
+        vec![
+            FindingCode::SubsidyWithoutStatus,
+            FindingCode::SubsidyMismatch
+        ]
+    );
+}
+
+#[test]
 fn scenario_08_newborn_covered_from_birth() {
     let csv = "370202202610200150,2026-01,resident,individual,400.00,,2026-12-01,370200";
     let b = run(csv, "2026-12");
