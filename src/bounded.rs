@@ -11,12 +11,25 @@
 //!
 //! The estimate of an in-memory run is 8 × the CSV bytes and 10 × the Parquet bytes
 //! of the ledger (measured on generated ledgers: 40 000 people × 36 months, 102 MB of
-//! CSV, peak 789 MB; 200 000 people × 60 months, 217 MB of Parquet, peak 1.8 GB). When it exceeds the budget, `N` = ⌈estimate / (budget − 96 MiB)⌉
-//! (at least a quarter of the budget per bucket): 96 MiB is the fixed cost of the
-//! process and of checking one ledger file. Measured on those data (debug build):
-//! budget 150M → 9 buckets, peak 103 MB; 300M → 4 buckets, peak 209 MB. Peak memory is one ledger file being checked plus one bucket's rows and
-//! outputs, so a single ledger file larger than the budget still exceeds it. The run
+//! CSV, peak 789 MB; 200 000 people × 60 months, 217 MB of Parquet, peak 1.8 GB).
+//! When it exceeds the budget, `N` = ⌈estimate / (budget − 96 MiB)⌉ (at least a
+//! quarter of the budget per bucket): 96 MiB is the fixed cost of the process and of
+//! checking one ledger file. Measured on the 200 000-person data (release build):
+//! budget 1G → 3 buckets, peak 718 MB; 500M → 6 buckets, peak 483 MB. Peak memory is
+//! one ledger file being checked plus one bucket's rows and outputs, so a single
+//! ledger file larger than the budget still exceeds it. The run
 //! report needs all results at once and is not written by a bucketed run.
+
+use crate::commands::{self, Progress, RunOptions, RunOutcome, Timings};
+use crate::config::{OutputTable, Pipeline, RuleSet};
+use crate::domain::Month;
+use crate::error::{Error, Result};
+use crate::ledger::{ClaimRows, Inputs, RegistryRows};
+use crate::output::{self, OutputFile, Target};
+use crate::validate::buckets::{self, bucket_of};
+use crate::{ingest, manifest};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 /// Hands memory the allocator keeps after large temporary structures are freed back
 /// to the operating system. glibc keeps freed blocks in its per-thread arenas: after
@@ -29,17 +42,6 @@ pub fn release_free_memory() {
         libc::malloc_trim(0);
     }
 }
-
-use crate::commands::{self, Progress, RunOptions, RunOutcome, Timings};
-use crate::config::{OutputTable, Pipeline, RuleSet};
-use crate::domain::Month;
-use crate::error::{Error, Result};
-use crate::ledger::{ClaimRows, Inputs, RegistryRows};
-use crate::output::{self, OutputFile, Target};
-use crate::validate::buckets::{self, bucket_of};
-use crate::{ingest, manifest};
-use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 /// Parses a size like `512M`, `4G`, `800k` or a plain number of bytes.
 pub fn parse_size(s: &str) -> Option<u64> {

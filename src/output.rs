@@ -180,28 +180,17 @@ pub fn stage_table(
     };
     match t {
         OutputTable::PersonMonth => {
-            let keys = RowKeys::new(to.keys, batch.months.iter().map(|r| r.person));
-            file.write(batch.months.len(), keys.order.as_deref(), |sel| {
-                person_month(&batch.months, sel, &keys)
-            })
+            file.write_by_person(to.keys, &batch.months, |r| r.person, person_month)
         }
-        OutputTable::PersonStatus => {
-            let keys = RowKeys::new(to.keys, batch.status.iter().map(|r| r.person));
-            file.write(batch.status.len(), keys.order.as_deref(), |sel| {
-                person_status(&batch.status, sel, &keys, to.rules_sha256)
-            })
-        }
-        OutputTable::Gaps => {
-            let keys = RowKeys::new(to.keys, batch.gaps.iter().map(|r| r.person));
-            file.write(batch.gaps.len(), keys.order.as_deref(), |sel| {
-                gaps(&batch.gaps, sel, &keys)
-            })
-        }
+        OutputTable::PersonStatus => file.write_by_person(
+            to.keys,
+            &batch.status,
+            |r| r.person,
+            |rows, sel, keys| person_status(rows, sel, keys, to.rules_sha256),
+        ),
+        OutputTable::Gaps => file.write_by_person(to.keys, &batch.gaps, |r| r.person, gaps),
         OutputTable::Findings => {
-            let keys = RowKeys::new(to.keys, batch.findings.iter().map(|r| r.person));
-            file.write(batch.findings.len(), keys.order.as_deref(), |sel| {
-                findings(&batch.findings, sel, &keys)
-            })
+            file.write_by_person(to.keys, &batch.findings, |r| r.person, findings)
         }
         OutputTable::Rejects => {
             // `rejects` has no person: sorted by source file, then line.
@@ -571,6 +560,20 @@ struct Staged<'a> {
 }
 
 impl Staged<'_> {
+    /// Writes a table of person rows (grouped by person) in `person_key` order.
+    fn write_by_person<T>(
+        &self,
+        keys: &KeyMode,
+        rows: &[T],
+        person: impl Fn(&T) -> PersonId,
+        build: impl Fn(&[T], &[IdxSize], &RowKeys) -> Result<DataFrame>,
+    ) -> Result<(PathBuf, OutputFile)> {
+        let keys = RowKeys::new(keys, rows.iter().map(person));
+        self.write(rows.len(), keys.order.as_deref(), |sel| {
+            build(rows, sel, &keys)
+        })
+    }
+
     /// Writes a table of `n` rows, one row group of [`ROW_GROUP`] rows at a time (so
     /// only one row group's columns are in memory), and fsyncs it. `order` lists the
     /// rows in output order (`None`: as they are); `build` makes the frame of the rows
