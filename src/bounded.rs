@@ -24,7 +24,7 @@ use crate::commands::{self, Progress, RunOptions, RunOutcome, Timings};
 use crate::config::{OutputTable, Pipeline, RuleSet};
 use crate::domain::Month;
 use crate::error::{Error, Result};
-use crate::ledger::{ClaimRows, Inputs, RegistryRows};
+use crate::ledger::Inputs;
 use crate::output::{self, OutputFile, Target};
 use crate::validate::buckets::{self, bucket_of};
 use crate::{ingest, manifest};
@@ -166,8 +166,8 @@ pub fn run(
         let mut inputs = Inputs {
             files: b.files().to_vec(),
             ledger,
-            registry: registry_of(&b.registry, |p| bucket_of(p, count) == i),
-            claims: claims_of(&b.claims, |p| bucket_of(p, count) == i),
+            registry: b.registry.filtered(|p| bucket_of(p, count) == i),
+            claims: b.claims.filtered(|p| bucket_of(p, count) == i),
             rejects: Vec::new(),
         };
         let prep = commands::prepare(&mut inputs);
@@ -243,27 +243,4 @@ pub fn run(
         as_of,
         quality_gate_failed,
     })
-}
-
-fn registry_of(r: &RegistryRows, keep: impl Fn(crate::id::PersonId) -> bool) -> RegistryRows {
-    let mut out = RegistryRows::default();
-    for i in (0..r.person.len()).filter(|&i| keep(r.person[i])) {
-        out.person.push(r.person[i]);
-        out.group.push(r.group[i]);
-        out.valid_from.push(r.valid_from[i]);
-        out.valid_to.push(r.valid_to[i]);
-        out.file.push(r.file[i]);
-        out.line.push(r.line[i]);
-    }
-    out
-}
-
-fn claims_of(c: &ClaimRows, keep: impl Fn(crate::id::PersonId) -> bool) -> ClaimRows {
-    let mut out = ClaimRows::default();
-    for i in (0..c.person.len()).filter(|&i| keep(c.person[i])) {
-        out.person.push(c.person[i]);
-        out.year.push(c.year[i]);
-        out.fund_paid.push(c.fund_paid[i]);
-    }
-    out
 }

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::id::PersonId;
 use crate::ledger::{InputKind, Inputs, LedgerRows};
 use crate::shard::Shard;
-use crate::{manifest, output, report, validate};
+use crate::{carry, manifest, output, report, validate};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -48,7 +48,8 @@ pub struct RunOptions {
     pub quiet: bool,
     /// Evaluate and write only this shard's people (see [`crate::shard`]).
     pub shard: Option<Shard>,
-    /// Reuse the checked rows of unchanged ledger files (`OUT/_cache/ledger/`).
+    /// Reuse the checked rows of unchanged ledger files (`OUT/_cache/ledger/`) and the
+    /// results of untouched people (`OUT/_cache/results.state`, see [`crate::carry`]).
     pub incremental: bool,
     /// Process people in spilled buckets to stay under this many bytes (see
     /// [`crate::bounded`]); without it, buckets are used only when the inputs look
@@ -306,8 +307,25 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
     };
     key_mode(&loaded.pipeline)?;
     output::check_writable(&loaded.pipeline.out_dir)?;
-    let mut prep = timings.time("prepare", || prepare(&mut loaded.inputs));
-    if let Some(s) = opts.shard {
+    if opts.incremental {
+        return run_incremental(&mut loaded, as_of, opts.shard, &progress, timings);
+    }
+    let prep = prepare_shard(&mut loaded.inputs, opts.shard, &progress, &mut timings);
+    let resolver = loaded.rules.resolver(&prep.regions);
+    write_snapshot(
+        &loaded, &prep, &resolver, as_of, opts.shard, &progress, timings,
+    )
+}
+
+/// [`prepare`], keeping only the people of `shard`.
+fn prepare_shard(
+    inputs: &mut Inputs,
+    shard: Option<Shard>,
+    progress: &Progress,
+    timings: &mut Timings,
+) -> Prepared {
+    let mut prep = timings.time("prepare", || prepare(inputs));
+    if let Some(s) = shard {
         prep.persons.retain(|p| s.contains(p.person));
         progress.say(format!(
             "shard {}/{}: {} people",
@@ -316,10 +334,104 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
             prep.persons.len()
         ));
     }
-    let resolver = loaded.rules.resolver(&prep.regions);
-    write_snapshot(
-        &loaded, &prep, &resolver, as_of, opts.shard, &progress, timings,
-    )
+    prep
+}
+
+/// `run --incremental` once the inputs are loaded: evaluates only the people whose
+/// input rows changed since the last incremental run of the same `as_of`, rules and
+/// pipeline, carries everyone else's results forward from its state, and stores the
+/// new state after publishing (see [`crate::carry`]). Without a usable state it
+/// evaluates everyone. The tables are the same bytes as a full run's either way.
+fn run_incremental(
+    loaded: &mut Loaded,
+    as_of: Month,
+    shard: Option<Shard>,
+    progress: &Progress,
+    mut timings: Timings,
+) -> Result<RunOutcome> {
+    let state_path = carry::path(&loaded.pipeline.out_dir, shard);
+    let inputs = &loaded.inputs;
+    let claims_given = inputs.files.iter().any(|f| f.kind == InputKind::Claims);
+    let context = carry::context(
+        as_of,
+        &loaded.pipeline.sha256,
+        &loaded.rules.sha256,
+        claims_given,
+        shard,
+    );
+    let (files, state) = timings.time("carry_forward_load", || {
+        (
+            carry::file_people(inputs),
+            carry::State::load(&state_path, &context),
+        )
+    });
+    let future = future_rows_per_file(&inputs.ledger, as_of.last_day(), inputs.files.len());
+    let mut merged = None;
+    let cache = loaded.pipeline.out_dir.join("_cache").join("ledger");
+    let encoding = loaded.pipeline.encoding;
+    let touched = state.as_ref().and_then(|s| {
+        timings.time("carry_forward_touched", || {
+            carry::touched(&s.files, &files, |sha| {
+                carry::ledger_people(&cache, encoding, sha)
+            })
+        })
+    });
+    if let (Some(state), Some(touched)) = (state, touched) {
+        let keep = |p: PersonId| touched.binary_search(&p).is_ok();
+        let mut subset = Inputs {
+            files: inputs.files.clone(),
+            ledger: inputs.ledger.filtered(keep),
+            registry: inputs.registry.filtered(keep),
+            claims: inputs.claims.filtered(keep),
+            rejects: Vec::new(),
+        };
+        let prep = prepare_shard(&mut subset, shard, progress, &mut timings);
+        let resolver = loaded.rules.resolver(&prep.regions);
+        progress.say(format!(
+            "incremental: {} people touched by changed inputs",
+            prep.persons.len()
+        ));
+        let fresh = timings.time("engine", || evaluate(&prep, &resolver, as_of));
+        let recomputed = prep.persons.len() as u64;
+        match timings.time("carry_forward", || state.merge(fresh, &touched)) {
+            Some((batch, carried)) => merged = Some((batch, recomputed, carried)),
+            None => progress.say(format!(
+                "incremental: {} is damaged; evaluating everyone",
+                state_path.display()
+            )),
+        }
+    }
+    let (batch, recomputed, carried) = match merged {
+        Some(m) => m,
+        None => {
+            let prep = prepare_shard(&mut loaded.inputs, shard, progress, &mut timings);
+            let resolver = loaded.rules.resolver(&prep.regions);
+            progress.say(format!(
+                "incremental: no usable state of an earlier run of {as_of} with these inputs and rules; evaluating everyone"
+            ));
+            let batch = timings.time("engine", || evaluate(&prep, &resolver, as_of));
+            (batch, prep.persons.len() as u64, 0)
+        }
+    };
+    progress.say(format!(
+        "incremental: {recomputed} people recomputed, {carried} carried forward"
+    ));
+    let snapshot = Snapshot {
+        as_of,
+        shard,
+        batch: &batch,
+        future: &future,
+        incremental: Some(manifest::Incremental {
+            people_recomputed: recomputed,
+            people_carried_forward: carried,
+        }),
+    };
+    let outcome = publish_snapshot(loaded, &snapshot, progress, timings)?;
+    carry::store(&state_path, &context, &files, &batch)?;
+    // Only now may the cache forget the files of the previous state.
+    let keep: Vec<&str> = files.iter().map(|f| f.sha256.as_str()).collect();
+    validate::retain_cached(&cache, encoding, &keep)?;
+    Ok(outcome)
 }
 
 /// The one-line message of a failed data-quality gate (exit code 3), on stderr.
@@ -477,25 +589,61 @@ pub fn write_snapshot(
     progress: &Progress,
     mut timings: Timings,
 ) -> Result<RunOutcome> {
-    let Loaded {
-        pipeline,
-        rules,
-        inputs,
-    } = loaded;
-    let keys = key_mode(pipeline)?;
     progress.say(format!(
         "evaluating {} people as of {as_of}",
         prep.persons.len()
     ));
     let batch = timings.time("engine", || evaluate(prep, resolver, as_of));
+    let future = future_rows_per_file(&prep.rows, as_of.last_day(), loaded.inputs.files.len());
+    let snapshot = Snapshot {
+        as_of,
+        shard,
+        batch: &batch,
+        future: &future,
+        incremental: None,
+    };
+    publish_snapshot(loaded, &snapshot, progress, timings)
+}
+
+/// One evaluated snapshot, ready to be written.
+struct Snapshot<'a> {
+    as_of: Month,
+    shard: Option<Shard>,
+    /// Everyone's results, in person order.
+    batch: &'a Batch,
+    /// Accepted rows paid after `K`, per input file.
+    future: &'a [u64],
+    incremental: Option<manifest::Incremental>,
+}
+
+/// Writes a snapshot's tables, then its manifest and run report (a shard: its shard
+/// manifest); applies the data-quality gate.
+fn publish_snapshot(
+    loaded: &Loaded,
+    snapshot: &Snapshot,
+    progress: &Progress,
+    mut timings: Timings,
+) -> Result<RunOutcome> {
+    let Loaded {
+        pipeline,
+        rules,
+        inputs,
+    } = loaded;
+    let &Snapshot {
+        as_of,
+        shard,
+        batch,
+        future,
+        incremental,
+    } = snapshot;
+    let keys = key_mode(pipeline)?;
     progress.say(format!(
         "{} person-months, {} gaps, {} findings",
         batch.months.len(),
         batch.gaps.len(),
         batch.findings.len()
     ));
-    let future = future_rows_per_file(&prep.rows, as_of.last_day(), inputs.files.len());
-    let totals = manifest::totals(inputs, &future);
+    let totals = manifest::totals(inputs, future);
     let quality_gate_failed = pipeline
         .max_reject_ratio
         .is_some_and(|max| totals.reject_ratio() > max);
@@ -509,27 +657,28 @@ pub fn write_snapshot(
             rules_sha256: &rules.sha256,
             shard,
         };
-        output::write_tables(&target, &batch, &inputs.rejects)
+        output::write_tables(&target, batch, &inputs.rejects)
     })?;
     progress.say(format!(
         "wrote {} files under {}",
         outputs.len(),
         pipeline.out_dir.display()
     ));
-    let m = manifest::build(&manifest::ManifestInput {
+    let mut m = manifest::build(&manifest::ManifestInput {
         as_of,
         pipeline,
         rules,
         inputs,
-        future_rows: &future,
+        future_rows: future,
         outputs: &outputs,
         exit_status: if quality_gate_failed { 3 } else { 0 },
         timings: &timings.0,
     });
+    m.incremental = incremental;
     match shard {
         None => {
             let path = manifest::write(&pipeline.out_dir, &m)?;
-            let report = report::write(&pipeline.out_dir, as_of, &batch, &m)?;
+            let report = report::write(&pipeline.out_dir, as_of, batch, &m)?;
             progress.say(format!(
                 "manifest {}, report {}",
                 path.display(),

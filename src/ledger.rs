@@ -100,6 +100,57 @@ pub struct ClaimRows {
     pub person: Vec<PersonId>,
     pub year: Vec<i32>,
     pub fund_paid: Vec<Fen>,
+    pub file: Vec<u32>,
+}
+
+impl LedgerRows {
+    /// The rows of the people `keep` selects, in the same order.
+    pub fn filtered(&self, keep: impl Fn(PersonId) -> bool) -> LedgerRows {
+        let mut out = LedgerRows::default();
+        for i in (0..self.len()).filter(|&i| keep(self.person[i])) {
+            out.person.push(self.person[i]);
+            out.period.push(self.period[i]);
+            out.scheme.push(self.scheme[i]);
+            out.payer.push(self.payer[i]);
+            out.amount.push(self.amount[i]);
+            out.base.push(self.base[i]);
+            out.paid_on.push(self.paid_on[i]);
+            out.region.push(self.region[i]);
+            out.file.push(self.file[i]);
+            out.line.push(self.line[i]);
+        }
+        out
+    }
+}
+
+impl RegistryRows {
+    /// The rows of the people `keep` selects, in the same order.
+    pub fn filtered(&self, keep: impl Fn(PersonId) -> bool) -> RegistryRows {
+        let mut out = RegistryRows::default();
+        for i in (0..self.person.len()).filter(|&i| keep(self.person[i])) {
+            out.person.push(self.person[i]);
+            out.group.push(self.group[i]);
+            out.valid_from.push(self.valid_from[i]);
+            out.valid_to.push(self.valid_to[i]);
+            out.file.push(self.file[i]);
+            out.line.push(self.line[i]);
+        }
+        out
+    }
+}
+
+impl ClaimRows {
+    /// The rows of the people `keep` selects, in the same order.
+    pub fn filtered(&self, keep: impl Fn(PersonId) -> bool) -> ClaimRows {
+        let mut out = ClaimRows::default();
+        for i in (0..self.person.len()).filter(|&i| keep(self.person[i])) {
+            out.person.push(self.person[i]);
+            out.year.push(self.year[i]);
+            out.fund_paid.push(self.fund_paid[i]);
+            out.file.push(self.file[i]);
+        }
+        out
+    }
 }
 
 /// One rejected input row (CONTRACT.md §4 `rejects`).

@@ -7,7 +7,9 @@
 //! `commands` wires them together for each CLI subcommand; `main.rs` only parses
 //! arguments and maps errors to exit codes.
 
+pub mod binfmt;
 pub mod bounded;
+pub mod carry;
 pub mod commands;
 pub mod config;
 pub mod digest;

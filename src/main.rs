@@ -53,7 +53,8 @@ enum Command {
         /// Stay under this much memory (e.g. 2G, 512M) by processing people in spilled buckets.
         #[arg(long, value_parser = parse_size)]
         memory_budget: Option<u64>,
-        /// Take unchanged ledger files' checked rows from OUT/_cache (nightly runs).
+        /// Nightly runs: reuse unchanged files' checked rows and, for the same as-of and
+        /// rules, the results of people whose rows did not change (OUT/_cache).
         #[arg(long)]
         incremental: bool,
         /// Evaluate only shard K of N (0-based); finish with `merge-manifests`.

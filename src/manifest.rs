@@ -28,6 +28,18 @@ pub struct Manifest {
     /// Set on a snapshot merged from `N` shard runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shards: Option<u32>,
+    /// Set by `run --incremental`: how the snapshot was made (like the timings, not
+    /// part of what it holds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incremental: Option<Incremental>,
+}
+
+/// People evaluated by an incremental run, and people whose results were carried
+/// forward from the previous run (see [`crate::carry`]).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Incremental {
+    pub people_recomputed: u64,
+    pub people_carried_forward: u64,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -163,6 +175,7 @@ pub fn build(m: &ManifestInput) -> Manifest {
         exit_status: m.exit_status,
         stage_timings_ms: m.timings.clone(),
         shards: None,
+        incremental: None,
     }
 }
 

@@ -955,6 +955,7 @@ mod tests {
                 .into_iter()
                 .collect(),
             shards: None,
+            incremental: None,
         };
         (b, m)
     }

@@ -88,7 +88,7 @@ pub struct FindingRow {
 }
 
 /// Results for a contiguous run of people, rows in person order then period order.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Batch {
     pub months: Vec<MonthRow>,
     pub gaps: Vec<GapRow>,

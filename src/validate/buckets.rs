@@ -8,10 +8,11 @@
 //! meet in the same bucket: [`Buckets::rows`] removes them exactly as the in-memory
 //! read does. Registry and claims stay in memory (they are small).
 
-use super::cache::{Reader, get_value, put_value};
+use super::cache::{get_value, put_value};
 use super::{
     Found, LedgerValue, Reading, check_ledger, discover_inputs, file_index, push_ledger, read_file,
 };
+use crate::binfmt::Reader;
 use crate::domain::{Encoding, Month};
 use crate::error::{Error, Result};
 use crate::id::PersonId;
@@ -138,7 +139,7 @@ impl Buckets {
         let n = data.len() / RECORD;
         let mut rows = LedgerRows::default();
         let mut text: Vec<u64> = Vec::with_capacity(n);
-        let mut r = Reader { data: &data, at: 0 };
+        let mut r = Reader::new(&data);
         for _ in 0..n {
             let decoded: Option<(LedgerValue, u32, u32)> = (|| {
                 let v = get_value(&mut r)?;

@@ -7,7 +7,8 @@
 //! on every run over all rows; so a run from the cache gives the same rows, rejects
 //! and manifest as a run without it. Entries carry the tool version and the CSV
 //! encoding; any mismatch or damage is a miss (the file is parsed again). Entries of
-//! files no longer in the inputs are removed after the read.
+//! files no longer in the inputs are removed by `run --incremental` once its
+//! carry-forward state is stored (see [`crate::carry`], which reads old entries).
 //!
 //! Format (little-endian): magic, version, encoding, counts, unknown columns, then
 //! per value `person u64, period i32, scheme u8, payer u8, amount i64, base (u8 flag,
@@ -15,6 +16,7 @@
 //! `line u32, column u8 (255 = none), kind u8, message, raw`.
 
 use super::{FileOut, LEDGER_COLUMNS, LedgerValue, Part, Rej};
+use crate::binfmt::{Reader, put_str};
 use crate::domain::{Date, Encoding, Fen, Month, Payer, RejectType, Scheme};
 use crate::error::{Error, Result};
 use crate::id::PersonId;
@@ -58,7 +60,7 @@ impl LedgerCache {
         file: u32,
     ) -> Option<FileOut<LedgerValue>> {
         let data = std::fs::read(self.entry(sha256)).ok()?;
-        let mut r = Reader { data: &data, at: 0 };
+        let mut r = Reader::new(&data);
         if r.take(MAGIC.len())? != MAGIC
             || r.string()? != env!("CARGO_PKG_VERSION")
             || r.u8()? != encoding_code(self.encoding)
@@ -96,7 +98,7 @@ impl LedgerCache {
                 raw,
             });
         }
-        (r.at == data.len()).then_some(())?;
+        r.done().then_some(())?;
         Some(FileOut {
             file: InputFile {
                 kind: InputKind::Ledger,
@@ -207,48 +209,4 @@ pub(super) fn get_value(r: &mut Reader) -> Option<LedgerValue> {
         region: r.u32()?,
         text: r.u64()?,
     })
-}
-
-fn put_str(w: &mut Vec<u8>, s: &str) {
-    w.extend_from_slice(&(s.len() as u32).to_le_bytes());
-    w.extend_from_slice(s.as_bytes());
-}
-
-/// Bounds-checked little-endian reads; `None` on a damaged entry.
-pub(super) struct Reader<'a> {
-    pub(super) data: &'a [u8],
-    pub(super) at: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let s = self.data.get(self.at..self.at.checked_add(n)?)?;
-        self.at += n;
-        Some(s)
-    }
-    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
-        self.take(N)?.try_into().ok()
-    }
-    fn u8(&mut self) -> Option<u8> {
-        Some(self.array::<1>()?[0])
-    }
-    fn flag(&mut self) -> Option<bool> {
-        Some(self.u8()? != 0)
-    }
-    pub(super) fn u32(&mut self) -> Option<u32> {
-        Some(u32::from_le_bytes(self.array()?))
-    }
-    fn i32(&mut self) -> Option<i32> {
-        Some(i32::from_le_bytes(self.array()?))
-    }
-    fn u64(&mut self) -> Option<u64> {
-        Some(u64::from_le_bytes(self.array()?))
-    }
-    fn i64(&mut self) -> Option<i64> {
-        Some(i64::from_le_bytes(self.array()?))
-    }
-    fn string(&mut self) -> Option<String> {
-        let n = self.u32()? as usize;
-        String::from_utf8(self.take(n)?.to_vec()).ok()
-    }
 }

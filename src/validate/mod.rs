@@ -66,10 +66,6 @@ pub fn read_inputs_cached(
         None => None,
     };
     let ledger = reading.read_ledger(&found.ledger, cache.as_ref())?;
-    if let Some(c) = &cache {
-        let keep: Vec<&str> = reading.files.iter().map(|f| f.sha256.as_str()).collect();
-        c.retain(&keep);
-    }
     let (registry, claim_rows) = reading.read_registry_and_claims(&found)?;
     let (files, rejects) = reading.finish();
     Ok(Inputs {
@@ -79,6 +75,32 @@ pub fn read_inputs_cached(
         claims: claim_rows,
         rejects,
     })
+}
+
+/// The checked rows of the ledger file with this SHA-256 in the cache at `dir`, before
+/// the duplicate check, in file order, with the hash of each row's `employer_id` and
+/// `txn_id`; `None` when there is no undamaged entry.
+pub fn cached_ledger_rows(
+    dir: &Path,
+    encoding: Encoding,
+    sha256: &str,
+) -> Option<(LedgerRows, Vec<u64>)> {
+    let cache = cache::LedgerCache::new(dir, encoding).ok()?;
+    let out = cache.load(sha256, dir, 0)?;
+    let mut rows = LedgerRows::default();
+    let mut text = Vec::new();
+    for part in out.parts {
+        for (v, line) in part.values.into_iter().zip(part.lines) {
+            push_ledger(&mut rows, &mut text, v, 0, line);
+        }
+    }
+    Some((rows, text))
+}
+
+/// Removes the cache entries of files other than these (by SHA-256).
+pub fn retain_cached(dir: &Path, encoding: Encoding, keep: &[&str]) -> Result<()> {
+    cache::LedgerCache::new(dir, encoding)?.retain(keep);
+    Ok(())
 }
 
 /// The input files of a pipeline: ledger files (sorted), registry and claims files.
@@ -160,10 +182,11 @@ impl Reading {
             check_claim,
             |v| (v.person, v.year, v.fund_paid),
         )?;
-        for (v, ..) in claim_values {
+        for (v, file, _) in claim_values {
             claim_rows.person.push(v.person);
             claim_rows.year.push(v.year);
             claim_rows.fund_paid.push(v.fund_paid);
+            claim_rows.file.push(file);
         }
         Ok((registry, claim_rows))
     }
