@@ -428,6 +428,31 @@ fn data_lines(path: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Asserts two output folders hold byte-identical tables and the same manifest (apart
+/// from how the run was made: timings, incremental counts) for `as_of`.
+fn same_snapshot(a: &Path, b: &Path, as_of: &str) {
+    assert!(
+        partition_bytes(a, as_of) == partition_bytes(b, as_of),
+        "{as_of}: tables differ"
+    );
+    let strip = |mut m: serde_json::Value| {
+        util::strip_key(&mut m, "stage_timings_ms");
+        util::strip_key(&mut m, "incremental");
+        m
+    };
+    assert_eq!(
+        strip(util::read_manifest(a, as_of)),
+        strip(util::read_manifest(b, as_of))
+    );
+}
+
+/// The people evaluated and carried forward by an incremental run.
+fn incremental_counts(out: &Path, as_of: &str) -> (u64, u64) {
+    let m = util::read_manifest(out, as_of);
+    let n = |k: &str| m["incremental"][k].as_u64().expect("incremental counts");
+    (n("people_recomputed"), n("people_carried_forward"))
+}
+
 /// The fields of the first declared (unpaid) row of a ledger file, paid on `paid_on`.
 fn late_payment(file: &Path, paid_on: &str) -> Vec<String> {
     let declared = data_lines(file)
@@ -459,25 +484,10 @@ fn incremental_run_equals_a_full_run() {
         }
         util::ledgerflow(&args).expect_ok();
     };
-    let same = |a: &Path, b: &Path, as_of: &str| {
-        assert!(
-            partition_bytes(a, as_of) == partition_bytes(b, as_of),
-            "{as_of}: tables differ"
-        );
-        let strip = |mut m: serde_json::Value| {
-            util::strip_key(&mut m, "stage_timings_ms");
-            util::strip_key(&mut m, "incremental");
-            m
-        };
-        assert_eq!(
-            strip(util::read_manifest(a, as_of)),
-            strip(util::read_manifest(b, as_of))
-        );
-    };
     // Night 1: the cache is filled; the result equals a full run.
     run(&inc, "2026-01", true);
     run(&dir.join("full1"), "2026-01", false);
-    same(&inc, &dir.join("full1"), "2026-01");
+    same_snapshot(&inc, &dir.join("full1"), "2026-01");
     let cached: Vec<(PathBuf, std::time::SystemTime)> = fs::read_dir(&cache)
         .expect("cache folder")
         .map(|e| {
@@ -526,7 +536,7 @@ fn incremental_run_equals_a_full_run() {
 
     run(&inc, "2026-02", true);
     run(&dir.join("full2"), "2026-02", false);
-    same(&inc, &dir.join("full2"), "2026-02");
+    same_snapshot(&inc, &dir.join("full2"), "2026-02");
     assert!(
         util::total(&util::read_manifest(&inc, "2026-02"), "rows_read")
             > util::total(&util::read_manifest(&inc, "2026-01"), "rows_read")
@@ -544,13 +554,8 @@ fn incremental_run_equals_a_full_run() {
     assert_eq!(rewritten, 1);
     assert_eq!(fs::read_dir(&cache).expect("cache").count(), 25);
     // A new month: everyone is evaluated again.
-    let people = |out: &Path, as_of: &str| {
-        let m = util::read_manifest(out, as_of);
-        let n = |k: &str| m["incremental"][k].as_u64().expect("incremental counts");
-        (n("people_recomputed"), n("people_carried_forward"))
-    };
-    assert_eq!(people(&inc, "2026-02").1, 0);
-    let everyone = people(&inc, "2026-02").0;
+    assert_eq!(incremental_counts(&inc, "2026-02").1, 0);
+    let everyone = incremental_counts(&inc, "2026-02").0;
     assert!(everyone > 1500, "new people were added: {everyone}");
 
     // Night 3, the same as_of: a corrected old file (one payment's date), a late file
@@ -583,8 +588,8 @@ fn incremental_run_equals_a_full_run() {
     util::write(&data.join("special_groups.csv"), &registry);
     run(&inc, "2026-02", true);
     run(&dir.join("full3"), "2026-02", false);
-    same(&inc, &dir.join("full3"), "2026-02");
-    let (recomputed, carried) = people(&inc, "2026-02");
+    same_snapshot(&inc, &dir.join("full3"), "2026-02");
+    let (recomputed, carried) = incremental_counts(&inc, "2026-02");
     let mut touched: Vec<&str> = vec![
         lines[fixed].split(',').next().expect("an ID"),
         &backpay[0],
@@ -602,8 +607,8 @@ fn incremental_run_equals_a_full_run() {
 
     // Night 4, nothing changed: everyone is carried forward, same bytes.
     run(&inc, "2026-02", true);
-    same(&inc, &dir.join("full3"), "2026-02");
-    assert_eq!(people(&inc, "2026-02"), (0, everyone + 1));
+    same_snapshot(&inc, &dir.join("full3"), "2026-02");
+    assert_eq!(incremental_counts(&inc, "2026-02"), (0, everyone + 1));
 }
 
 /// Runs the binary and returns its peak resident memory in bytes (`VmHWM`, polled
@@ -677,4 +682,74 @@ fn bounded_memory_run_stays_under_budget_with_the_same_rows() {
         strip(util::read_manifest(&full, "2026-01")),
         strip(util::read_manifest(&bounded, "2026-01"))
     );
+}
+
+/// Exact duplicates across files: which copy is kept moves when files come and go,
+/// and an incremental run must follow it night after night.
+#[test]
+fn incremental_runs_follow_duplicates_between_files() {
+    let dir = util::temp_dir("incremental-dups");
+    let ledger = dir.join("ledger");
+    let header = "person_id,period,scheme,payer,amount,base,paid_on,region,employer_id";
+    let (p, q) = ("370202198001010010", "370202199002020020");
+    let r1 = format!("{p},2025-01,employee,employer,500.00,5000.00,2025-01-15,370200,E1");
+    let r2 = format!("{p},2025-02,employee,employer,500.00,5000.00,2025-03-20,370200,E1");
+    let r3 = format!("{p},2025-03,employee,employer,500.00,5000.00,2025-03-15,370200,E1");
+    let other = format!("{q},2025-02,flexible,individual,500.00,5000.00,2025-02-10,370200,");
+    let file = |name: &str, rows: &[&str]| {
+        util::write(
+            &ledger.join(name),
+            &format!("{header}\n{}\n", rows.join("\n")),
+        );
+    };
+    file("a.csv", &[&r1]);
+    file("b.csv", &[&r1, &r2, &r3]);
+    file("c.csv", &[&other]);
+    let pipe = dir.join("pipeline.toml");
+    util::write(
+        &pipe,
+        &format!(
+            "[pipeline]\nrules = {}\n[inputs]\nledger = \"ledger\"\n[outputs]\ndir = \"out\"\n",
+            util::toml_str(util::NATIONAL_RULES)
+        ),
+    );
+    let (inc, full) = (dir.join("inc"), dir.join("full"));
+    let night = |expect: (u64, u64)| {
+        let run = |out: &Path, extra: &[&str]| {
+            let mut args = vec![
+                "run",
+                s(&pipe),
+                "--as-of",
+                "2025-06",
+                "--out",
+                s(out),
+                "--quiet",
+            ];
+            args.extend(extra);
+            util::ledgerflow(&args).expect_ok();
+        };
+        run(&inc, &["--incremental"]);
+        let _ = fs::remove_dir_all(&full);
+        run(&full, &[]);
+        same_snapshot(&inc, &full, "2025-06");
+        assert_eq!(incremental_counts(&inc, "2025-06"), expect);
+    };
+    night((2, 0));
+    // a.csv goes: b.csv's copy of r1 is kept now. Only p is evaluated.
+    fs::remove_file(ledger.join("a.csv")).expect("remove a.csv");
+    night((1, 1));
+    // b.csv drops r1 (p loses the month) — b.csv's copy was a duplicate two nights ago.
+    file("b.csv", &[&r2, &r3]);
+    night((1, 1));
+    // A new file sorting first brings another copy of r2, and that copy is kept.
+    file("0.csv", &[&r2]);
+    night((1, 1));
+    let rejects = util::read_table(&inc, "rejects", "2025-06").rows;
+    assert_eq!(
+        rejects.len(),
+        1,
+        "b.csv's r2 is the duplicate now: {rejects:?}"
+    );
+    // Nothing changed: everyone carried forward.
+    night((0, 2));
 }
