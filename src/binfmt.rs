@@ -37,6 +37,32 @@ pub fn put_opt_i64(w: &mut Vec<u8>, v: Option<i64>) {
     put_i64(w, v.unwrap_or(0));
 }
 
+/// A 64-bit checksum of `data` (FxHash-style over 8-byte words, then the length): it
+/// catches damage such as flipped bits or a torn write, not deliberate tampering.
+pub fn checksum(data: &[u8]) -> u64 {
+    let step = |h: u64, w: u64| (h.rotate_left(5) ^ w).wrapping_mul(0x517c_c1b7_2722_0a95);
+    let mut words = data.chunks_exact(8);
+    let mut h = words.by_ref().fold(0u64, |h, c| {
+        step(h, u64::from_le_bytes(c.try_into().unwrap_or_default()))
+    });
+    let mut last = [0u8; 8];
+    last[..words.remainder().len()].copy_from_slice(words.remainder());
+    h = step(h, u64::from_le_bytes(last));
+    step(h, data.len() as u64)
+}
+
+/// Appends the checksum of everything written so far (read back with [`unseal`]).
+pub fn seal(w: &mut Vec<u8>) {
+    let c = checksum(w);
+    put_u64(w, c);
+}
+
+/// The data before its checksum, if the checksum matches.
+pub fn unseal(data: &[u8]) -> Option<&[u8]> {
+    let (body, tail) = data.split_at(data.len().checked_sub(8)?);
+    (checksum(body) == u64::from_le_bytes(tail.try_into().ok()?)).then_some(body)
+}
+
 /// Bounds-checked little-endian reads over a byte slice; `None` on a damaged file.
 pub struct Reader<'a> {
     pub data: &'a [u8],
@@ -123,6 +149,16 @@ mod tests {
         assert_eq!(r.opt_i32(), Some(None));
         assert_eq!(r.opt_i64(), Some(Some(12)));
         assert!(r.done());
+        let mut sealed = w.clone();
+        seal(&mut sealed);
+        assert_eq!(unseal(&sealed), Some(&w[..]));
+        for bit in [0, 77, sealed.len() * 8 - 1] {
+            let mut bad = sealed.clone();
+            bad[bit / 8] ^= 1 << (bit % 8);
+            assert_eq!(unseal(&bad), None, "flipped bit {bit}");
+        }
+        assert_eq!(unseal(&sealed[..sealed.len() - 1]), None);
+        assert_eq!(unseal(&[]), None);
         let mut short = Reader::new(&w[..w.len() - 2]);
         short.take(w.len() - 10).unwrap();
         assert_eq!(short.opt_i64(), None);

@@ -113,7 +113,7 @@ pub fn run(
     count: u32,
     progress: &Progress,
 ) -> Result<RunOutcome> {
-    if opts.shard.is_some() || opts.incremental {
+    if opts.shard.is_some() || opts.incremental && opts.memory_budget.is_some() {
         return Err(Error::Usage(
             "a bucketed run (--memory-budget) cannot be combined with --shard or --incremental"
                 .into(),

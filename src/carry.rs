@@ -27,13 +27,14 @@
 //! between publishing and storing only means a larger next run. The ledger cache keeps
 //! the entries of the state's files until the new state is stored.
 //!
-//! Format (little-endian, [`crate::binfmt`]): magic, context, files (`kind u8, path,
+//! Format (little-endian, [`crate::binfmt`], sealed with a checksum): magic, context, files (`kind u8, path,
 //! sha256, n u64, (person u64, hash u64) × n`), then per person in person order:
 //! `person u64, months u32, gaps u32, status u8, findings u32` and those rows (months
 //! packed as flag bits, see `put_months`).
 
 use crate::binfmt::{
     Reader, put_f64, put_i32, put_i64, put_opt_i32, put_opt_i64, put_str, put_u8, put_u32, put_u64,
+    seal, unseal,
 };
 use crate::domain::{
     Benefit, Date, Fen, FindingCode, GapKind, GapState, Gender, Month, Payer, Reason, Scheme,
@@ -43,9 +44,10 @@ use crate::engine::{Batch, FindingRow, GapRow, MonthRow, StatusRow};
 use crate::error::Result;
 use crate::id::PersonId;
 use crate::ledger::{InputKind, Inputs};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-const MAGIC: &[u8; 8] = b"LFCARRY1";
+const MAGIC: &[u8; 8] = b"LFCARRY2";
 
 /// One input file of a run: for registry and claims files also their people.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -165,9 +167,13 @@ pub fn touched(
     ledger: impl Fn(&str) -> Option<Vec<(PersonId, u64)>>,
 ) -> Option<Vec<PersonId>> {
     let mut out = Vec::new();
-    let counterpart = |f: &FilePeople, list: &[FilePeople]| -> Option<usize> {
-        list.iter()
-            .position(|g| g.kind == f.kind && g.path == f.path)
+    let index = |list: &[FilePeople]| -> HashMap<(InputKind, String), usize> {
+        let key = |(i, f): (usize, &FilePeople)| ((f.kind, f.path.clone()), i);
+        list.iter().enumerate().map(key).collect()
+    };
+    let (before_at, now_at) = (index(before), index(now));
+    let at = |map: &HashMap<(InputKind, String), usize>, f: &FilePeople| {
+        map.get(&(f.kind, f.path.clone())).copied()
     };
     let people = |f: &FilePeople| -> Option<Vec<(PersonId, u64)>> {
         match f.kind {
@@ -176,14 +182,14 @@ pub fn touched(
         }
     };
     for f in now {
-        match counterpart(f, before).map(|b| &before[b]) {
+        match at(&before_at, f).map(|b| &before[b]) {
             Some(b) if f.kind == InputKind::Ledger && b.sha256 == f.sha256 => {}
             Some(b) => differing(&people(b)?, &people(f)?, &mut out),
             None => out.extend(people(f)?.iter().map(|x| x.0)),
         }
     }
     for b in before {
-        if counterpart(b, now).is_none() {
+        if at(&now_at, b).is_none() {
             out.extend(people(b)?.iter().map(|x| x.0));
         }
     }
@@ -240,8 +246,8 @@ pub fn context(
 ) -> String {
     let shard = shard.map_or("all".to_string(), |s| format!("{}/{}", s.index, s.count));
     format!(
-        "version={} as_of={as_of} pipeline={pipeline_sha256} rules={rules_sha256} claims={claims_given} shard={shard}",
-        env!("CARGO_PKG_VERSION")
+        "build={} as_of={as_of} pipeline={pipeline_sha256} rules={rules_sha256} claims={claims_given} shard={shard}",
+        crate::BUILD
     )
 }
 
@@ -255,7 +261,8 @@ pub struct State {
 impl State {
     /// The state at `path` if it exists, is undamaged and was made in `context`.
     pub fn load(path: &Path, context: &str) -> Option<State> {
-        let data = std::fs::read(path).ok()?;
+        let mut data = std::fs::read(path).ok()?;
+        data.truncate(unseal(&data)?.len());
         let mut r = Reader::new(&data);
         if r.take(MAGIC.len())? != MAGIC || r.string()? != context {
             return None;
@@ -364,6 +371,7 @@ pub fn store(path: &Path, context: &str, files: &[FilePeople], batch: &Batch) ->
             .for_each(|x| put_finding(&mut w, x));
         (m, g, s, f) = (m1, g1, s1, f1);
     }
+    seal(&mut w);
     crate::output::write_file_atomically(path, &w)
 }
 

@@ -283,13 +283,19 @@ pub fn evaluate<P: engine::ParamSource>(prep: &Prepared, params: &P, as_of: Mont
 /// `ledgerflow run`.
 pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
     let progress = Progress::new(opts.quiet);
-    if opts.memory_budget.is_some() || opts.shard.is_none() && !opts.incremental {
+    if opts.memory_budget.is_some() || opts.shard.is_none() {
         let mut pipeline = Pipeline::load(&opts.pipeline)?;
         if let Some(out) = &opts.out {
             pipeline.out_dir = out.clone();
         }
         let count = crate::bounded::buckets_needed(&pipeline, opts.memory_budget)?;
         if count > 1 {
+            if opts.incremental && opts.memory_budget.is_none() {
+                // The same part files as a full run of these inputs would write.
+                progress.say(
+                    "inputs look larger than memory: a bucketed full run (--incremental needs them in memory)",
+                );
+            }
             return crate::bounded::run(opts, pipeline, count, &progress);
         }
     }
@@ -428,9 +434,12 @@ fn run_incremental(
     };
     let outcome = publish_snapshot(loaded, &snapshot, progress, timings)?;
     carry::store(&state_path, &context, &files, &batch)?;
-    // Only now may the cache forget the files of the previous state.
-    let keep: Vec<&str> = files.iter().map(|f| f.sha256.as_str()).collect();
-    validate::retain_cached(&cache, encoding, &keep)?;
+    // Only now may the cache forget the files of the previous state. Shards share the
+    // cache and each has its own state, so shard runs leave it alone.
+    if shard.is_none() {
+        let keep: Vec<&str> = files.iter().map(|f| f.sha256.as_str()).collect();
+        validate::retain_cached(&cache, encoding, &keep)?;
+    }
     Ok(outcome)
 }
 
@@ -557,7 +566,7 @@ fn up_to_date(loaded: &Loaded, as_of: Month) -> bool {
         && m.outputs
             .iter()
             .all(|o| std::fs::metadata(out.join(&o.path)).is_ok_and(|md| md.len() == o.bytes));
-    m.version == env!("CARGO_PKG_VERSION")
+    m.build == crate::BUILD
         && m.pipeline.sha256 == loaded.pipeline.sha256
         && m.rules.sha256 == loaded.rules.sha256
         && same_inputs

@@ -23,7 +23,7 @@ pub const LEDGER_COLUMNS: [&str; 10] = [
 ];
 
 /// What kind of input a file is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum InputKind {
     Ledger,
     SpecialGroups,

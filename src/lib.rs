@@ -28,3 +28,7 @@ pub mod shard;
 pub mod validate;
 
 pub use error::{Error, Result};
+
+/// The tool version and a fingerprint of the sources it was built from (`build.rs`):
+/// what caches, incremental state and backfill's "up to date" check must match.
+pub const BUILD: &str = concat!(env!("CARGO_PKG_VERSION"), "+", env!("LEDGERFLOW_BUILD"));

@@ -16,6 +16,9 @@ use std::path::{Path, PathBuf};
 pub struct Manifest {
     pub tool: String,
     pub version: String,
+    /// The version and a fingerprint of the sources (`crate::BUILD`).
+    #[serde(default)]
+    pub build: String,
     pub as_of: String,
     pub pipeline: FileRef,
     pub rules: FileRef,
@@ -133,6 +136,7 @@ pub fn build(m: &ManifestInput) -> Manifest {
     Manifest {
         tool: "ledgerflow".into(),
         version: env!("CARGO_PKG_VERSION").into(),
+        build: crate::BUILD.into(),
         as_of: m.as_of.to_string(),
         pipeline: FileRef {
             path: path(&m.pipeline.path),

@@ -676,7 +676,11 @@ pub fn write_file_atomically(path: &Path, data: &[u8]) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp"));
+    // Unique per process and call: two threads (or two shard processes sharing a
+    // cache) may write the same file at once; each rename is then complete.
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.{}-{call}.tmp", std::process::id()));
     let mut f = File::create(&tmp).map_err(io_err(&tmp, "cannot create"))?;
     std::io::Write::write_all(&mut f, data).map_err(io_err(&tmp, "cannot write"))?;
     f.sync_all().map_err(io_err(&tmp, "cannot sync"))?;

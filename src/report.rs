@@ -932,6 +932,7 @@ mod tests {
         let m = Manifest {
             tool: "ledgerflow".into(),
             version: "0.1.0".into(),
+            build: "0.1.0+0123456789abcdef".into(),
             as_of: "2025-06".into(),
             pipeline: FileRef {
                 path: "pipelines/sample.toml".into(),

@@ -532,7 +532,7 @@ fn incremental_run_equals_a_full_run() {
     registry.push_str(&format!("{someone},dibao,2025-11-01,\n"));
     util::write(&data.join("special_groups.csv"), &registry);
     let damaged = &cached[0].0;
-    fs::write(damaged, b"LFROWS1\ngarbage").expect("damage a cache entry");
+    fs::write(damaged, b"LFROWS2\ngarbage").expect("damage a cache entry");
 
     run(&inc, "2026-02", true);
     run(&dir.join("full2"), "2026-02", false);

@@ -5,25 +5,25 @@
 //! An entry holds exactly what checking the file gives (accepted values with their
 //! lines, per-row rejects, counts) before the cross-file duplicate check, which runs
 //! on every run over all rows; so a run from the cache gives the same rows, rejects
-//! and manifest as a run without it. Entries carry the tool version and the CSV
+//! and manifest as a run without it. Entries carry the build (`crate::BUILD`) and the CSV
 //! encoding; any mismatch or damage is a miss (the file is parsed again). Entries of
 //! files no longer in the inputs are removed by `run --incremental` once its
 //! carry-forward state is stored (see [`crate::carry`], which reads old entries).
 //!
-//! Format (little-endian): magic, version, encoding, counts, unknown columns, then
+//! Format (little-endian, sealed with a checksum): magic, build, encoding, counts, unknown columns, then
 //! per value `person u64, period i32, scheme u8, payer u8, amount i64, base (u8 flag,
 //! i64), paid_on (u8 flag, i32), region u32, text u64, line u32`, then per reject
 //! `line u32, column u8 (255 = none), kind u8, message, raw`.
 
 use super::{FileOut, LEDGER_COLUMNS, LedgerValue, Part, Rej};
-use crate::binfmt::{Reader, put_str};
+use crate::binfmt::{Reader, put_str, seal, unseal};
 use crate::domain::{Date, Encoding, Fen, Month, Payer, RejectType, Scheme};
 use crate::error::{Error, Result};
 use crate::id::PersonId;
 use crate::ledger::{InputFile, InputKind};
 use std::path::{Path, PathBuf};
 
-const MAGIC: &[u8; 8] = b"LFROWS1\n";
+const MAGIC: &[u8; 8] = b"LFROWS2\n";
 
 pub(super) struct LedgerCache {
     dir: PathBuf,
@@ -60,9 +60,9 @@ impl LedgerCache {
         file: u32,
     ) -> Option<FileOut<LedgerValue>> {
         let data = std::fs::read(self.entry(sha256)).ok()?;
-        let mut r = Reader::new(&data);
+        let mut r = Reader::new(unseal(&data)?);
         if r.take(MAGIC.len())? != MAGIC
-            || r.string()? != env!("CARGO_PKG_VERSION")
+            || r.string()? != crate::BUILD
             || r.u8()? != encoding_code(self.encoding)
         {
             return None;
@@ -125,7 +125,7 @@ impl LedgerCache {
         let f = &out.file;
         let mut w: Vec<u8> = Vec::with_capacity(64 + out.accepted() * 56);
         w.extend_from_slice(MAGIC);
-        put_str(&mut w, env!("CARGO_PKG_VERSION"));
+        put_str(&mut w, crate::BUILD);
         w.push(encoding_code(self.encoding));
         for v in [f.bytes, f.rows_read, f.rows_accepted, f.rows_rejected] {
             w.extend_from_slice(&v.to_le_bytes());
@@ -156,6 +156,7 @@ impl LedgerCache {
             put_str(&mut w, &rej.message);
             put_str(&mut w, &rej.raw);
         }
+        seal(&mut w);
         crate::output::write_file_atomically(&self.entry(&f.sha256), &w)
     }
 
