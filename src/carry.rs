@@ -236,6 +236,23 @@ pub fn path(out: &Path, shard: Option<crate::shard::Shard>) -> PathBuf {
     out.join("_cache").join(name)
 }
 
+/// Removes what a killed run left while storing this state (its temporary files).
+pub fn clean_leftovers(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let prefix = format!(".{}.", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        if n.starts_with(&prefix) && n.ends_with(".tmp") {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 /// Everything besides a person's own rows that their results depend on.
 pub fn context(
     as_of: Month,
@@ -795,6 +812,12 @@ mod tests {
         assert_eq!(all.status[2].lump_sum_estimate, None);
         assert_eq!(people(all.gaps.iter().map(|r| r.person).collect()), [1]);
         assert!(all.findings.is_empty());
+
+        // A killed store leaves a temporary file; the next run removes it.
+        let tmp = d.join(".results.state.99-0.tmp");
+        std::fs::write(&tmp, b"partial").unwrap();
+        clean_leftovers(&path);
+        assert!(!tmp.exists() && path.exists());
 
         // A damaged state is a miss, never a panic.
         let data = std::fs::read(&path).unwrap();

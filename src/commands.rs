@@ -356,6 +356,7 @@ fn run_incremental(
     mut timings: Timings,
 ) -> Result<RunOutcome> {
     let state_path = carry::path(&loaded.pipeline.out_dir, shard);
+    carry::clean_leftovers(&state_path);
     let inputs = &loaded.inputs;
     let claims_given = inputs.files.iter().any(|f| f.kind == InputKind::Claims);
     let context = carry::context(

@@ -288,8 +288,13 @@ fn sigkill_at_any_point_leaves_only_complete_partitions() {
     let bin = env!("CARGO_BIN_EXE_ledgerflow");
     let mut killed = 0;
     for step in 0..24u64 {
+        // Every other run is incremental: killed while filling its caches and state too.
+        let mut args = vec!["run", SAMPLE_PIPELINE, "--out", s(&out), "--quiet"];
+        if step % 2 == 1 {
+            args.push("--incremental");
+        }
         let mut child = Command::new(bin)
-            .args(["run", SAMPLE_PIPELINE, "--out", s(&out), "--quiet"])
+            .args(&args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -310,13 +315,28 @@ fn sigkill_at_any_point_leaves_only_complete_partitions() {
         killed >= 5,
         "only {killed} runs were killed before finishing"
     );
-    // The next run cleans up whatever the killed ones left and gives the reference bytes.
-    util::ledgerflow(&["run", SAMPLE_PIPELINE, "--out", s(&out), "--quiet"]).expect_ok();
+    // The next runs clean up whatever the killed ones left and give the reference bytes,
+    // an incremental one (from whatever state and cache survived) included.
+    for extra in [&["--incremental"][..], &["--incremental"], &[]] {
+        let mut args = vec!["run", SAMPLE_PIPELINE, "--out", s(&out), "--quiet"];
+        args.extend(extra);
+        util::ledgerflow(&args).expect_ok();
+        assert!(partition_bytes(&out, "2026-06") == partition_bytes(&reference, "2026-06"));
+    }
     assert!(
         !out.join("_staging").exists(),
         "leftovers of killed runs are removed"
     );
-    assert!(partition_bytes(&out, "2026-06") == partition_bytes(&reference, "2026-06"));
+    let mut cache = Vec::new();
+    for dir in [out.join("_cache"), out.join("_cache/ledger")] {
+        for e in fs::read_dir(&dir).expect("cache folder").flatten() {
+            cache.push(e.file_name().to_string_lossy().into_owned());
+        }
+    }
+    assert!(
+        cache.iter().all(|n| !n.ends_with(".tmp")),
+        "temporary cache files of killed runs are removed: {cache:?}"
+    );
 }
 
 /// Every ID-like token (15+ digits, maybe ending in X) in the sample inputs.
