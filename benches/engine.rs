@@ -1,17 +1,21 @@
-//! Micro-benchmarks (divan) of the per-person engine and of ID parsing, on the bundled
-//! sample (400 people × 30 months):
+//! Micro-benchmarks of the per-person engine and of ID parsing, on the bundled sample
+//! (400 people × 30 months):
 //!
 //!     cargo bench --bench engine
+//!
+//! A small harness instead of a benchmark crate (a dev-dependency changes feature
+//! unification, which rebuilt polars for `cargo run` after `cargo test`): each case
+//! runs for about a second in 25 samples; the median per item is printed.
 
-use divan::counter::ItemsCount;
-use divan::{Bencher, black_box};
 use ledgerflow::commands::{self, Prepared, Progress, Timings};
 use ledgerflow::config::RuleSet;
 use ledgerflow::domain::Month;
 use ledgerflow::engine::{self, Batch};
 use ledgerflow::id::PersonId;
+use std::hint::black_box;
 use std::path::Path;
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/pipelines/sample.toml");
 const AS_OF: Month = Month(2025 * 12 + 5); // 2025-06
@@ -44,43 +48,62 @@ fn sample() -> &'static Sample {
 }
 
 fn main() {
-    divan::main();
-}
-
-/// One person as of 2025-06, all rules (employee family, resident years, special
-/// groups, findings), rows appended to a reused batch.
-#[divan::bench]
-fn evaluate_person(bencher: Bencher) {
+    // `cargo bench` passes `--bench`; a name filter may follow.
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let s = sample();
     let resolver = s.rules.resolver(&s.prep.regions);
-    bencher
-        .counter(ItemsCount::new(s.prep.persons.len()))
-        .bench_local(|| {
+    let people = s.prep.persons.len();
+    let cases: [(&str, usize, &dyn Fn() -> usize); 3] = [
+        // One person as of 2025-06, all rules (employee family, resident years, special
+        // groups, findings), rows appended to one batch per pass.
+        ("evaluate_person", people, &|| {
             let mut batch = Batch::default();
             for slot in &s.prep.persons {
                 engine::evaluate_person(&s.prep.input(slot), &resolver, AS_OF, &mut batch);
             }
-            black_box(batch.months.len())
-        });
+            batch.months.len()
+        }),
+        // The same people through `commands::evaluate`: rayon over person chunks.
+        ("evaluate_parallel", people, &|| {
+            commands::evaluate(&s.prep, &resolver, AS_OF).months.len()
+        }),
+        // GB 11643 parsing with the check digit.
+        ("person_id_parse", s.ids.len(), &|| {
+            s.ids
+                .iter()
+                .filter(|id| PersonId::parse(black_box(id)).is_ok())
+                .count()
+        }),
+    ];
+    println!("{:<20} {:>14} {:>14}", "case", "median/item", "items/s");
+    for (name, items, f) in cases {
+        if filter.as_deref().is_some_and(|p| !name.contains(p)) {
+            continue;
+        }
+        let per_item = median_per_item(items, f);
+        println!(
+            "{name:<20} {:>11.1} ns {:>14.0}",
+            per_item.as_secs_f64() * 1e9,
+            1.0 / per_item.as_secs_f64()
+        );
+    }
 }
 
-/// The same people through `commands::evaluate`: rayon over person chunks.
-#[divan::bench]
-fn evaluate_parallel(bencher: Bencher) {
-    let s = sample();
-    let resolver = s.rules.resolver(&s.prep.regions);
-    bencher
-        .counter(ItemsCount::new(s.prep.persons.len()))
-        .bench_local(|| black_box(commands::evaluate(&s.prep, &resolver, AS_OF).months.len()));
-}
-
-/// GB 11643 parsing with the check digit.
-#[divan::bench]
-fn person_id_parse(bencher: Bencher) {
-    let ids = &sample().ids;
-    bencher.counter(ItemsCount::new(ids.len())).bench_local(|| {
-        ids.iter()
-            .filter(|s| PersonId::parse(black_box(s)).is_ok())
-            .count()
-    });
+/// The median time per item of 25 samples, each about 40 ms of repeated passes.
+fn median_per_item(items: usize, pass: &dyn Fn() -> usize) -> Duration {
+    let t = Instant::now();
+    black_box(pass());
+    let once = t.elapsed().max(Duration::from_nanos(1));
+    let passes = (Duration::from_millis(40).as_nanos() / once.as_nanos()).max(1) as u32;
+    let mut samples: Vec<Duration> = (0..25)
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..passes {
+                black_box(pass());
+            }
+            t.elapsed() / passes / items.max(1) as u32
+        })
+        .collect();
+    samples.sort();
+    samples[samples.len() / 2]
 }
