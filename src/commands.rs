@@ -688,16 +688,20 @@ fn publish_snapshot(
     match shard {
         None => {
             let path = manifest::write(&pipeline.out_dir, &m)?;
-            let report = report::write(&pipeline.out_dir, as_of, batch, &m)?;
+            let summary = report::Summary::of(batch);
+            let report = report::write(&pipeline.out_dir, as_of, &summary, &m)?;
             progress.say(format!(
                 "manifest {}, report {}",
                 path.display(),
                 report.display()
             ));
         }
-        // A shard's manifest waits in its shard folder for `merge-manifests`; sharded
-        // snapshots have no run report (it needs every shard's results).
+        // A shard's manifest and report summary wait in its shard folder for
+        // `merge-manifests`, which adds the summaries up into the run report.
         Some(s) => {
+            let summary = serde_json::to_vec(&report::Summary::of(batch))
+                .map_err(|e| Error::Internal(format!("report summary: {e}")))?;
+            output::write_file_atomically(&s.summary_path(&pipeline.out_dir, as_of), &summary)?;
             let path = manifest::write_to(&s.manifest_path(&pipeline.out_dir, as_of), &m)?;
             progress.say(format!("shard manifest {}", path.display()));
         }

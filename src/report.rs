@@ -10,6 +10,7 @@ use crate::domain::{Benefit, Fen, FindingCode, GapKind, Month, RejectType};
 use crate::engine::Batch;
 use crate::error::Result;
 use crate::manifest::Manifest;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -52,15 +53,101 @@ pub fn path(out: &Path, as_of: Month) -> PathBuf {
     out.join("_reports").join(format!("{as_of}.html"))
 }
 
+/// What the charts show, added up from engine results: a bucketed or sharded run adds
+/// the summaries of its buckets or shards (sums and counts, so the order does not
+/// matter) and renders the same page as one run over everyone.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub people: u64,
+    pub person_months: u64,
+    pub gaps: u64,
+    pub open_gaps: u64,
+    pub findings: u64,
+    /// Person-months per period (months since year 0) and benefit, in [`BENEFITS`] order.
+    pub status_by_month: BTreeMap<i32, [u64; 5]>,
+    /// Gaps per kind ([`GAP_KINDS`] order) and length bucket ([`GAP_BUCKETS`] order).
+    pub gap_lengths: [[u64; 7]; 2],
+    /// Findings per code, in `FindingCode::ALL` order.
+    pub findings_by_code: Vec<u64>,
+    /// Sum of `arrears_amount` (fen) per region.
+    pub arrears_by_region: BTreeMap<u32, i64>,
+}
+
+impl Summary {
+    pub fn of(batch: &Batch) -> Summary {
+        let mut s = Summary {
+            people: batch.status.len() as u64,
+            person_months: batch.months.len() as u64,
+            gaps: batch.gaps.len() as u64,
+            open_gaps: batch.gaps.iter().filter(|g| g.open).count() as u64,
+            findings: batch.findings.len() as u64,
+            findings_by_code: vec![0; FindingCode::ALL.len()],
+            ..Summary::default()
+        };
+        for r in &batch.months {
+            let i = BENEFITS.iter().position(|b| b.0 == r.benefit).unwrap_or(0);
+            s.status_by_month.entry(r.period.0).or_default()[i] += 1;
+        }
+        for g in &batch.gaps {
+            let k = GAP_KINDS.iter().position(|k| k.0 == g.kind).unwrap_or(0);
+            let b = GAP_BUCKETS
+                .iter()
+                .position(|(_, max)| g.months <= *max)
+                .unwrap_or(GAP_BUCKETS.len() - 1);
+            s.gap_lengths[k][b] += 1;
+        }
+        for f in &batch.findings {
+            if let Some(i) = FindingCode::ALL.iter().position(|c| *c == f.code) {
+                s.findings_by_code[i] += 1;
+            }
+        }
+        for st in &batch.status {
+            *s.arrears_by_region.entry(st.region).or_default() += st.arrears_amount.0;
+        }
+        s
+    }
+
+    /// Adds another part's summary to this one.
+    pub fn add(&mut self, o: &Summary) {
+        self.people += o.people;
+        self.person_months += o.person_months;
+        self.gaps += o.gaps;
+        self.open_gaps += o.open_gaps;
+        self.findings += o.findings;
+        for (m, c) in &o.status_by_month {
+            let e = self.status_by_month.entry(*m).or_default();
+            for (a, b) in e.iter_mut().zip(c) {
+                *a += b;
+            }
+        }
+        for (a, b) in self
+            .gap_lengths
+            .iter_mut()
+            .flatten()
+            .zip(o.gap_lengths.iter().flatten())
+        {
+            *a += b;
+        }
+        self.findings_by_code
+            .resize(FindingCode::ALL.len().max(o.findings_by_code.len()), 0);
+        for (a, b) in self.findings_by_code.iter_mut().zip(&o.findings_by_code) {
+            *a += b;
+        }
+        for (r, fen) in &o.arrears_by_region {
+            *self.arrears_by_region.entry(*r).or_default() += fen;
+        }
+    }
+}
+
 /// Renders and writes the report atomically; returns its path.
-pub fn write(out: &Path, as_of: Month, batch: &Batch, manifest: &Manifest) -> Result<PathBuf> {
+pub fn write(out: &Path, as_of: Month, summary: &Summary, manifest: &Manifest) -> Result<PathBuf> {
     let p = path(out, as_of);
-    crate::output::write_file_atomically(&p, render(as_of, batch, manifest).as_bytes())?;
+    crate::output::write_file_atomically(&p, render(as_of, summary, manifest).as_bytes())?;
     Ok(p)
 }
 
 /// The whole HTML page.
-pub fn render(as_of: Month, batch: &Batch, manifest: &Manifest) -> String {
+pub fn render(as_of: Month, summary: &Summary, manifest: &Manifest) -> String {
     let mut h = String::with_capacity(128 * 1024);
     let _ = write!(
         h,
@@ -70,13 +157,13 @@ pub fn render(as_of: Month, batch: &Batch, manifest: &Manifest) -> String {
          <title>ledgerflow run report {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
         esc(&as_of.to_string())
     );
-    header(&mut h, as_of, batch, manifest);
+    header(&mut h, as_of, summary, manifest);
     for (chart, note) in [
-        status_chart(batch),
-        gap_chart(batch),
+        status_chart(summary),
+        gap_chart(summary),
         reject_chart(manifest),
-        finding_chart(batch),
-        arrears_chart(batch),
+        finding_chart(summary),
+        arrears_chart(summary),
         timing_chart(manifest),
     ] {
         figure(&mut h, &chart, &note);
@@ -109,7 +196,7 @@ p.note{font-size:13px;color:#444;margin:4px 0}
 footer{font-size:12px;color:#666;border-top:1px solid #ddd;padding-top:8px;margin-top:32px}
 ";
 
-fn header(h: &mut String, as_of: Month, batch: &Batch, m: &Manifest) {
+fn header(h: &mut String, as_of: Month, summary: &Summary, m: &Manifest) {
     let t = &m.totals;
     let exit = match m.exit_status {
         0 => "<span class=\"ok\">0 — ok</span>".to_string(),
@@ -149,10 +236,7 @@ fn header(h: &mut String, as_of: Month, batch: &Batch, m: &Manifest) {
             "results",
             format!(
                 "{} people · {} person-months · {} gaps · {} findings",
-                batch.status.len(),
-                batch.months.len(),
-                batch.gaps.len(),
-                batch.findings.len()
+                summary.people, summary.person_months, summary.gaps, summary.findings
             ),
         ),
         (
@@ -173,12 +257,12 @@ fn header(h: &mut String, as_of: Month, batch: &Batch, m: &Manifest) {
 
 // ---- the six charts --------------------------------------------------------------
 
-fn status_chart(batch: &Batch) -> (Chart, String) {
-    let mut by: BTreeMap<Month, [u64; 5]> = BTreeMap::new();
-    for r in &batch.months {
-        let i = BENEFITS.iter().position(|b| b.0 == r.benefit).unwrap_or(0);
-        by.entry(r.period).or_default()[i] += 1;
-    }
+fn status_chart(summary: &Summary) -> (Chart, String) {
+    let by: BTreeMap<Month, [u64; 5]> = summary
+        .status_by_month
+        .iter()
+        .map(|(m, c)| (Month(*m), *c))
+        .collect();
     let skip = by.len().saturating_sub(MAX_MONTHS);
     let shown: Vec<(&Month, &[u64; 5])> = by.iter().skip(skip).collect();
     let note = if skip > 0 {
@@ -213,17 +297,8 @@ fn status_chart(batch: &Batch) -> (Chart, String) {
     (chart, note)
 }
 
-fn gap_chart(batch: &Batch) -> (Chart, String) {
-    let mut counts = [[0u64; GAP_BUCKETS.len()]; 2];
-    for g in &batch.gaps {
-        let k = GAP_KINDS.iter().position(|k| k.0 == g.kind).unwrap_or(0);
-        let b = GAP_BUCKETS
-            .iter()
-            .position(|(_, max)| g.months <= *max)
-            .unwrap_or(GAP_BUCKETS.len() - 1);
-        counts[k][b] += 1;
-    }
-    let open = batch.gaps.iter().filter(|g| g.open).count();
+fn gap_chart(summary: &Summary) -> (Chart, String) {
+    let (counts, open) = (summary.gap_lengths, summary.open_gaps);
     let chart = Chart {
         title: "Gap length histogram",
         category_axis: "gap length (months)",
@@ -244,7 +319,7 @@ fn gap_chart(batch: &Batch) -> (Chart, String) {
     };
     let note = format!(
         "{} gaps ({open} still open), by length in months and kind.",
-        batch.gaps.len()
+        summary.gaps
     );
     (chart, note)
 }
@@ -271,26 +346,24 @@ fn reject_chart(m: &Manifest) -> (Chart, String) {
     )
 }
 
-fn finding_chart(batch: &Batch) -> (Chart, String) {
+fn finding_chart(summary: &Summary) -> (Chart, String) {
     let rows: Vec<(String, u64)> = FindingCode::ALL
         .iter()
-        .map(|c| {
-            let n = batch.findings.iter().filter(|f| f.code == *c).count() as u64;
+        .enumerate()
+        .map(|(i, c)| {
+            let n = summary.findings_by_code.get(i).copied().unwrap_or(0);
             (c.as_str().to_string(), n)
         })
         .collect();
-    let note = format!("{} findings, by code.", batch.findings.len());
+    let note = format!("{} findings, by code.", summary.findings);
     (
         one_series("Findings by code", "finding code", "findings", rows, count),
         note,
     )
 }
 
-fn arrears_chart(batch: &Batch) -> (Chart, String) {
-    let mut by: BTreeMap<u32, i64> = BTreeMap::new();
-    for s in &batch.status {
-        *by.entry(s.region).or_default() += s.arrears_amount.0;
-    }
+fn arrears_chart(summary: &Summary) -> (Chart, String) {
+    let by = summary.arrears_by_region.clone();
     let mut regions: Vec<(u32, i64)> = by.into_iter().filter(|r| r.1 != 0).collect();
     let total: i64 = regions.iter().map(|r| r.1).sum();
     let with_arrears = regions.len();
@@ -963,7 +1036,7 @@ mod tests {
 
     fn html() -> String {
         let (b, m) = sample();
-        render(Month::new(2025, 6), &b, &m)
+        render(Month::new(2025, 6), &Summary::of(&b), &m)
     }
 
     #[test]
@@ -1054,8 +1127,8 @@ mod tests {
             b.months
                 .push(month_row(p, Month::new(2015, 1).plus(i), Benefit::Reduced));
         }
-        let a = render(Month::new(2025, 6), &b, &m);
-        assert_eq!(a, render(Month::new(2025, 6), &b, &m));
+        let a = render(Month::new(2025, 6), &Summary::of(&b), &m);
+        assert_eq!(a, render(Month::new(2025, 6), &Summary::of(&b), &m));
         assert!(a.contains("the last 60 of 82 months"));
         assert!(!a.contains("2015-01 · reduced"));
         assert!(a.contains("2025-04 · waiting: 3"));
@@ -1064,9 +1137,49 @@ mod tests {
     #[test]
     fn empty_batch_renders() {
         let (_, m) = sample();
-        let h = render(Month::new(2025, 6), &Batch::default(), &m);
+        let h = render(Month::new(2025, 6), &Summary::default(), &m);
         assert!(h.contains("no data"));
         assert!(h.ends_with("</html>\n"));
+    }
+
+    #[test]
+    fn summaries_of_parts_add_up_to_the_whole() {
+        let (b, _) = sample();
+        let first = PersonId::parse(IDS[0]).unwrap();
+        let part = |keep: bool| Batch {
+            months: b
+                .months
+                .iter()
+                .filter(|r| (r.person == first) == keep)
+                .cloned()
+                .collect(),
+            gaps: b
+                .gaps
+                .iter()
+                .filter(|r| (r.person == first) == keep)
+                .cloned()
+                .collect(),
+            status: b
+                .status
+                .iter()
+                .filter(|r| (r.person == first) == keep)
+                .cloned()
+                .collect(),
+            findings: b
+                .findings
+                .iter()
+                .filter(|r| (r.person == first) == keep)
+                .cloned()
+                .collect(),
+        };
+        let mut sum = Summary::of(&part(false));
+        sum.add(&Summary::of(&part(true)));
+        assert_eq!(sum, Summary::of(&b));
+        assert_eq!(sum.people, 3);
+        assert_eq!(sum.open_gaps, Summary::of(&b).open_gaps);
+        assert_eq!(sum.arrears_by_region[&370202], 185050);
+        let json = serde_json::to_string(&sum).unwrap();
+        assert_eq!(serde_json::from_str::<Summary>(&json).unwrap(), sum);
     }
 
     #[test]

@@ -13,6 +13,7 @@ use crate::domain::Month;
 use crate::error::{Error, Result};
 use crate::id::PersonId;
 use crate::manifest::{self, Manifest};
+use crate::report::Summary;
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,6 +57,10 @@ impl Shard {
     pub fn manifest_path(&self, out: &Path, as_of: Month) -> PathBuf {
         self.dir(out, as_of).join("manifest.json")
     }
+    /// The shard's part of the run report (`report::Summary` as JSON).
+    pub fn summary_path(&self, out: &Path, as_of: Month) -> PathBuf {
+        self.dir(out, as_of).join("summary.json")
+    }
 }
 
 /// `merge-manifests`: publishes the N shards of `as_of` as one snapshot.
@@ -79,7 +84,7 @@ pub fn merge(out: &Path, as_of: Month, count: u32) -> Result<Manifest> {
     for (i, m) in parts.iter().enumerate() {
         let same = m.rules.sha256 == first.rules.sha256
             && m.pipeline.sha256 == first.pipeline.sha256
-            && m.version == first.version
+            && m.build == first.build
             && m.inputs
                 .iter()
                 .map(|f| &f.sha256)
@@ -92,7 +97,7 @@ pub fn merge(out: &Path, as_of: Month, count: u32) -> Result<Manifest> {
             .manifest_path(out, as_of);
             return Err(Error::input(
                 &path,
-                "this shard ran on other inputs, rules or version than shard 0; re-run it",
+                "this shard ran on other inputs, rules or build than shard 0; re-run it",
             ));
         }
     }
@@ -114,6 +119,19 @@ pub fn merge(out: &Path, as_of: Month, count: u32) -> Result<Manifest> {
         }
     }
     merged.shards = Some(count);
+    // The report adds up the shards' summaries (a shard of an older build has none:
+    // then there is no report, as before).
+    let mut summary = Some(Summary::default());
+    for index in 0..count {
+        let path = Shard { index, count }.summary_path(out, as_of);
+        let part = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Summary>(&b).ok());
+        match (&mut summary, part) {
+            (Some(s), Some(p)) => s.add(&p),
+            _ => summary = None,
+        }
+    }
     let mut tables: Vec<&str> = merged.outputs.iter().map(|o| o.table.as_str()).collect();
     tables.dedup();
     for table in tables {
@@ -127,6 +145,9 @@ pub fn merge(out: &Path, as_of: Month, count: u32) -> Result<Manifest> {
         crate::output::publish(out, table, as_of, &staged)?;
     }
     manifest::write(out, &merged)?;
+    if let Some(s) = &summary {
+        crate::report::write(out, as_of, s, &merged)?;
+    }
     let root = Shard::root(out, as_of);
     std::fs::remove_dir_all(&root)
         .map_err(|e| Error::output(&root, format!("cannot remove merged shards: {e}")))?;

@@ -19,6 +19,28 @@ fn partition_bytes(out: &Path, as_of: &str) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
+/// The charts of a run report that depend on the results (every `<section>` but the
+/// stage timings) and its "results" header line.
+fn report_charts(out: &Path, as_of: &str) -> Vec<String> {
+    let path = out.join("_reports").join(format!("{as_of}.html"));
+    let html = fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("no run report {}: {e}", path.display()));
+    let results = html
+        .lines()
+        .find(|l| l.contains("<th>results</th>"))
+        .expect("a results line")
+        .to_string();
+    let mut parts: Vec<String> = html
+        .split("<section>")
+        .skip(1)
+        .filter(|s| !s.contains("Stage timings"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(parts.len(), 5, "five result charts");
+    parts.push(results);
+    parts
+}
+
 /// Every table's rows of one `as_of`, sorted (for order-free comparisons).
 fn sorted_rows(out: &Path, as_of: &str) -> Vec<(String, Vec<Vec<String>>)> {
     TABLES
@@ -146,6 +168,11 @@ fn union_of_shards_equals_the_single_machine_run() {
     );
     assert_eq!(m1["totals"], m2["totals"]);
     assert_eq!(m2["shards"], 3);
+    assert_eq!(
+        report_charts(&single, as_of),
+        report_charts(&sharded, as_of),
+        "the merged report adds up the shards"
+    );
     assert!(
         !sharded.join("_shards").exists(),
         "merged shard folders are removed"
@@ -692,6 +719,11 @@ fn bounded_memory_run_stays_under_budget_with_the_same_rows() {
     assert_eq!(
         sorted_rows(&full, "2026-01"),
         sorted_rows(&bounded, "2026-01")
+    );
+    assert_eq!(
+        report_charts(&full, "2026-01"),
+        report_charts(&bounded, "2026-01"),
+        "the bucketed report adds up the buckets"
     );
     let strip = |mut m: serde_json::Value| {
         util::strip_key(&mut m, "stage_timings_ms");
