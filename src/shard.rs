@@ -119,6 +119,15 @@ pub fn merge(out: &Path, as_of: Month, count: u32) -> Result<Manifest> {
         }
     }
     merged.shards = Some(count);
+    merged.incremental = parts
+        .iter()
+        .try_fold(manifest::Incremental::default(), |sum, m| {
+            let i = m.incremental?;
+            Some(manifest::Incremental {
+                people_recomputed: sum.people_recomputed + i.people_recomputed,
+                people_carried_forward: sum.people_carried_forward + i.people_carried_forward,
+            })
+        });
     // The report adds up the shards' summaries (a shard of an older build has none:
     // then there is no report, as before).
     let mut summary = Some(Summary::default());

@@ -126,23 +126,48 @@ fn backfill_equals_single_runs_and_resumes() {
     backfill(&a, "2026-05", "2026-04", &[]).expect_code(2);
 }
 
+/// `merge-manifests` of the sample's `count` shards in `out`.
+fn merge_shards(out: &Path, as_of: &str, count: &str) -> util::Run {
+    util::ledgerflow(&[
+        "merge-manifests",
+        SAMPLE_PIPELINE,
+        "--as-of",
+        as_of,
+        "--shards",
+        count,
+        "--out",
+        s(out),
+    ])
+}
+
+#[test]
+fn incremental_shards_carry_their_own_people() {
+    let dir = util::temp_dir("shards-incremental");
+    let (single, sharded) = (dir.join("single"), dir.join("sharded"));
+    let as_of = "2026-06";
+    run_sample(&single, as_of, &[]);
+    for _night in 0..2 {
+        for k in 0..2 {
+            run_sample(
+                &sharded,
+                as_of,
+                &["--shard", &format!("{k}/2"), "--incremental"],
+            );
+        }
+        merge_shards(&sharded, as_of, "2").expect_ok();
+        assert_eq!(sorted_rows(&single, as_of), sorted_rows(&sharded, as_of));
+    }
+    // The second night carried everyone forward, in both shards.
+    let people = util::read_table(&single, "person_status", as_of).rows.len() as u64;
+    assert_eq!(incremental_counts(&sharded, as_of), (0, people));
+}
+
 #[test]
 fn union_of_shards_equals_the_single_machine_run() {
     let dir = util::temp_dir("shards");
     let (single, sharded) = (dir.join("single"), dir.join("sharded"));
     let as_of = "2026-06";
-    let merge = || {
-        util::ledgerflow(&[
-            "merge-manifests",
-            SAMPLE_PIPELINE,
-            "--as-of",
-            as_of,
-            "--shards",
-            "3",
-            "--out",
-            s(&sharded),
-        ])
-    };
+    let merge = || merge_shards(&sharded, as_of, "3");
     run_sample(&single, as_of, &[]);
     for k in 0..3 {
         let shard = format!("{k}/3");
