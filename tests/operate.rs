@@ -560,15 +560,31 @@ fn incremental_run_equals_a_full_run() {
     run(&inc, "2026-01", true);
     run(&dir.join("full1"), "2026-01", false);
     same_snapshot(&inc, &dir.join("full1"), "2026-01");
-    let cached: Vec<(PathBuf, std::time::SystemTime)> = fs::read_dir(&cache)
-        .expect("cache folder")
-        .map(|e| {
-            let p = e.expect("entry").path();
+    // Checked rows in `<sha256>.rows`; the raw text of duplicate lines in `<sha256>.raw`.
+    let entries = |ext: &str| -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = fs::read_dir(&cache)
+            .expect("cache folder")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| p.extension().is_some_and(|x| x == ext))
+            .collect();
+        v.sort();
+        v
+    };
+    let cached: Vec<(PathBuf, std::time::SystemTime)> = entries("rows")
+        .into_iter()
+        .map(|p| {
             let t = fs::metadata(&p).and_then(|m| m.modified()).expect("mtime");
             (p, t)
         })
         .collect();
     assert_eq!(cached.len(), 24, "one cache entry per ledger file");
+    let raw_night1 = entries("raw");
+    assert!(
+        !raw_night1.is_empty(),
+        "the generated files have duplicates"
+    );
+    let mtime = |p: &Path| fs::metadata(p).and_then(|m| m.modified()).expect("mtime");
+    let raw_times: Vec<_> = raw_night1.iter().map(|p| mtime(p)).collect();
 
     // Night 2: a new settlement file with next month's payments, a late back-payment of
     // a declared month, and new people; a registry change; one damaged cache entry.
@@ -624,7 +640,15 @@ fn incremental_run_equals_a_full_run() {
         }
     }
     assert_eq!(rewritten, 1);
-    assert_eq!(fs::read_dir(&cache).expect("cache").count(), 25);
+    assert_eq!(entries("rows").len(), 25);
+    // The raw text of old files' duplicates came from the cache, not from the files.
+    let damaged_sha = damaged.file_stem().expect("sha");
+    for (p, t) in raw_night1.iter().zip(&raw_times) {
+        if p.file_stem() != Some(damaged_sha) {
+            assert_eq!(mtime(p), *t, "{} was rewritten", p.display());
+        }
+    }
+
     // A new month: everyone is evaluated again.
     assert_eq!(incremental_counts(&inc, "2026-02").1, 0);
     let everyone = incremental_counts(&inc, "2026-02").0;

@@ -151,7 +151,7 @@ impl Buckets {
             push_ledger(&mut rows, &mut text, v, file, line);
         }
         let _ = std::fs::remove_file(path);
-        self.reading.drop_duplicates(&mut rows, text)?;
+        self.reading.drop_duplicates(&mut rows, text, None)?;
         Ok(rows)
     }
 

@@ -5,15 +5,19 @@
 //! An entry holds exactly what checking the file gives (accepted values with their
 //! lines, per-row rejects, counts) before the cross-file duplicate check, which runs
 //! on every run over all rows; so a run from the cache gives the same rows, rejects
-//! and manifest as a run without it. Entries carry the build (`crate::BUILD`) and the CSV
-//! encoding; any mismatch or damage is a miss (the file is parsed again). Entries of
-//! files no longer in the inputs are removed by `run --incremental` once its
-//! carry-forward state is stored (see [`crate::carry`], which reads old entries).
+//! and manifest as a run without it. Beside it, `<sha256>.raw` keeps the raw text of
+//! the file's lines that were exact duplicates in some run (the `raw` of their
+//! rejects), so unchanged files are not read again for it. Entries carry the build
+//! (`crate::BUILD`) and the CSV encoding; any mismatch or damage is a miss (the file
+//! is read again). Entries of files no longer in the inputs are removed by
+//! `run --incremental` once its carry-forward state is stored (see [`crate::carry`],
+//! which reads old entries).
 //!
-//! Format (little-endian, sealed with a checksum): magic, build, encoding, counts, unknown columns, then
-//! per value `person u64, period i32, scheme u8, payer u8, amount i64, base (u8 flag,
-//! i64), paid_on (u8 flag, i32), region u32, text u64, line u32`, then per reject
-//! `line u32, column u8 (255 = none), kind u8, message, raw`.
+//! Formats (little-endian, sealed with a checksum): `.rows`: magic, build, encoding,
+//! counts, unknown columns, then per value `person u64, period i32, scheme u8, payer
+//! u8, amount i64, base (u8 flag, i64), paid_on (u8 flag, i32), region u32, text u64,
+//! line u32`, then per reject `line u32, column u8 (255 = none), kind u8, message,
+//! raw`. `.raw`: magic, build, encoding, then `line u32, text` per line.
 
 use super::{FileOut, LEDGER_COLUMNS, LedgerValue, Part, Rej};
 use crate::binfmt::{Reader, put_str, seal, unseal};
@@ -21,9 +25,11 @@ use crate::domain::{Date, Encoding, Fen, Month, Payer, RejectType, Scheme};
 use crate::error::{Error, Result};
 use crate::id::PersonId;
 use crate::ledger::{InputFile, InputKind};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"LFROWS2\n";
+const RAW_MAGIC: &[u8; 8] = b"LFRAW01\n";
 
 pub(super) struct LedgerCache {
     dir: PathBuf,
@@ -160,6 +166,45 @@ impl LedgerCache {
         crate::output::write_file_atomically(&self.entry(&f.sha256), &w)
     }
 
+    fn raw_entry(&self, sha256: &str) -> PathBuf {
+        self.dir.join(format!("{sha256}.raw"))
+    }
+
+    /// The raw text of the lines of this file that were duplicates in earlier runs.
+    pub(super) fn load_raw(&self, sha256: &str) -> BTreeMap<u32, String> {
+        let read = || -> Option<BTreeMap<u32, String>> {
+            let data = std::fs::read(self.raw_entry(sha256)).ok()?;
+            let mut r = Reader::new(unseal(&data)?);
+            if r.take(RAW_MAGIC.len())? != RAW_MAGIC
+                || r.string()? != crate::BUILD
+                || r.u8()? != encoding_code(self.encoding)
+            {
+                return None;
+            }
+            let mut out = BTreeMap::new();
+            for _ in 0..r.u32()? {
+                out.insert(r.u32()?, r.string()?);
+            }
+            r.done().then_some(out)
+        };
+        read().unwrap_or_default()
+    }
+
+    /// Stores the raw text of these lines of the file (written atomically).
+    pub(super) fn store_raw(&self, sha256: &str, raw: &BTreeMap<u32, String>) -> Result<()> {
+        let mut w = Vec::new();
+        w.extend_from_slice(RAW_MAGIC);
+        put_str(&mut w, crate::BUILD);
+        w.push(encoding_code(self.encoding));
+        w.extend_from_slice(&(raw.len() as u32).to_le_bytes());
+        for (line, text) in raw {
+            w.extend_from_slice(&line.to_le_bytes());
+            put_str(&mut w, text);
+        }
+        seal(&mut w);
+        crate::output::write_file_atomically(&self.raw_entry(sha256), &w)
+    }
+
     /// Removes the entries of files that are no longer inputs.
     pub(super) fn retain(&self, keep: &[&str]) {
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
@@ -167,7 +212,10 @@ impl LedgerCache {
         };
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            let sha = name.strip_suffix(".rows").unwrap_or("");
+            let sha = name
+                .strip_suffix(".rows")
+                .or_else(|| name.strip_suffix(".raw"))
+                .unwrap_or("");
             if !keep.contains(&sha) {
                 let _ = std::fs::remove_file(e.path());
             }

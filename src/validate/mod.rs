@@ -253,13 +253,18 @@ impl Reading {
                 }
             }
         }
-        self.drop_duplicates(&mut rows, text_keys)?;
+        self.drop_duplicates(&mut rows, text_keys, cache)?;
         Ok(rows)
     }
 
     /// Removes exact duplicates from `rows` (in input order, keeping the first copy)
     /// and records their `DUPLICATE_ROW` rejects.
-    fn drop_duplicates(&mut self, rows: &mut LedgerRows, text_keys: Vec<u64>) -> Result<()> {
+    fn drop_duplicates(
+        &mut self,
+        rows: &mut LedgerRows,
+        text_keys: Vec<u64>,
+        cache: Option<&cache::LedgerCache>,
+    ) -> Result<()> {
         let dups = ledger_duplicates(rows, &text_keys)?;
         drop(text_keys);
         let pairs: Lookup = dups
@@ -267,7 +272,7 @@ impl Reading {
             .map(|&(d, f)| ((rows.file[d], rows.line[d]), (rows.file[f], rows.line[f])))
             .collect();
         remove_ledger_rows(rows, dups.iter().map(|d| d.0));
-        let dup_rejects = self.duplicate_rejects(&pairs)?;
+        let dup_rejects = self.duplicate_rejects(&pairs, cache)?;
         self.rejects.extend(dup_rejects);
         Ok(())
     }
@@ -297,7 +302,7 @@ impl Reading {
             }
         }
         let dups = small_duplicates(&values, |(v, ..)| key(v));
-        let dup_rejects = self.duplicate_rejects(&small_lookup(&values, &dups))?;
+        let dup_rejects = self.duplicate_rejects(&small_lookup(&values, &dups), None)?;
         self.rejects.extend(dup_rejects);
         let mut next_dup = dups.iter().map(|d| d.0).peekable();
         let mut kept = Vec::with_capacity(values.len() - dups.len());
@@ -312,7 +317,11 @@ impl Reading {
     }
 
     /// `DUPLICATE_ROW` rejects, each file read again once for the rows' raw text.
-    fn duplicate_rejects(&self, pairs: &Lookup) -> Result<Vec<Rej>> {
+    fn duplicate_rejects(
+        &self,
+        pairs: &Lookup,
+        cache: Option<&cache::LedgerCache>,
+    ) -> Result<Vec<Rej>> {
         let mut rejects: Vec<Rej> = pairs
             .iter()
             .map(|&((file, line), (first_file, first_line))| {
@@ -336,13 +345,28 @@ impl Reading {
             })
             .collect();
         rejects.sort_by_key(|r| (r.file, r.line));
+        // Each file with duplicates is read again for their raw text, unless the cache
+        // has the text of those lines from an earlier run.
         for group in rejects.chunk_by_mut(|a, b| a.file == b.file) {
-            if let Some(path) = self.paths.get(group[0].file as usize) {
-                let lines: Vec<u32> = group.iter().map(|r| r.line).collect();
-                let raws = ingest::raw_records(path, self.encoding, &lines)?;
-                for (r, raw) in group.iter_mut().zip(raws) {
-                    r.raw = raw;
+            let file = group[0].file as usize;
+            let (Some(path), Some(info)) = (self.paths.get(file), self.files.get(file)) else {
+                continue;
+            };
+            let mut known = cache.map(|c| c.load_raw(&info.sha256)).unwrap_or_default();
+            let missing: Vec<u32> = group
+                .iter()
+                .map(|r| r.line)
+                .filter(|l| !known.contains_key(l))
+                .collect();
+            if !missing.is_empty() {
+                let raws = ingest::raw_records(path, self.encoding, &missing)?;
+                known.extend(missing.into_iter().zip(raws));
+                if let Some(c) = cache {
+                    c.store_raw(&info.sha256, &known)?;
                 }
+            }
+            for r in group.iter_mut() {
+                r.raw = known.get(&r.line).cloned().unwrap_or_default();
             }
         }
         Ok(rejects)
