@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::id::PersonId;
 use crate::ledger::Reject;
 use polars::prelude::*;
+use rayon::prelude::*;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -145,14 +146,21 @@ pub fn write_tables(to: &Target, batch: &Batch, rejects: &[Reject]) -> Result<Ve
         None => (out.join(STAGING), "part-00000.parquet".to_string()),
         Some(s) => (s.dir(out, as_of), s.part_name()),
     };
-    let mut written = Vec::with_capacity(tables.len());
-    for &t in tables {
-        if t == OutputTable::Rejects && shard.is_some_and(|s| s.index != 0) {
-            continue;
-        }
-        let (staged, file) = stage_table(to, t, &staging, &part, batch, rejects)?;
+    // The tables are built and encoded side by side (one row group at a time each),
+    // then published one by one in table order.
+    let wanted: Vec<OutputTable> = tables
+        .iter()
+        .copied()
+        .filter(|&t| !(t == OutputTable::Rejects && shard.is_some_and(|s| s.index != 0)))
+        .collect();
+    let staged: Vec<(PathBuf, OutputFile)> = wanted
+        .par_iter()
+        .map(|&t| stage_table(to, t, &staging, &part, batch, rejects))
+        .collect::<Result<_>>()?;
+    let mut written = Vec::with_capacity(staged.len());
+    for (t, (path, file)) in wanted.iter().zip(staged) {
         if shard.is_none() {
-            publish(out, t.as_str(), as_of, &[staged])?;
+            publish(out, t.as_str(), as_of, &[path])?;
         }
         written.push(file);
     }
@@ -566,8 +574,11 @@ impl Staged<'_> {
         keys: &KeyMode,
         rows: &[T],
         person: impl Fn(&T) -> PersonId,
-        build: impl Fn(&[T], &[IdxSize], &RowKeys) -> Result<DataFrame>,
-    ) -> Result<(PathBuf, OutputFile)> {
+        build: impl Fn(&[T], &[IdxSize], &RowKeys) -> Result<DataFrame> + Sync,
+    ) -> Result<(PathBuf, OutputFile)>
+    where
+        T: Sync,
+    {
         let keys = RowKeys::new(keys, rows.iter().map(person));
         self.write(rows.len(), keys.order.as_deref(), |sel| {
             build(rows, sel, &keys)
@@ -582,7 +593,7 @@ impl Staged<'_> {
         &self,
         n: usize,
         order: Option<&[IdxSize]>,
-        build: impl Fn(&[IdxSize]) -> Result<DataFrame>,
+        build: impl Fn(&[IdxSize]) -> Result<DataFrame> + Sync,
     ) -> Result<(PathBuf, OutputFile)> {
         let dir = partition_dir(self.staging, self.table, self.as_of);
         std::fs::create_dir_all(&dir).map_err(io_err(&dir, "cannot create staging folder"))?;
@@ -609,9 +620,23 @@ impl Staged<'_> {
             let mut batched = writer.batched(first.schema()).map_err(parquet_err)?;
             batched.write_batch(&first).map_err(parquet_err)?;
             drop(first);
-            for start in (ROW_GROUP..n).step_by(ROW_GROUP) {
-                batched.write_batch(&chunk(start)?).map_err(parquet_err)?;
-            }
+            // The next row group is built while this one is encoded and written.
+            std::thread::scope(|scope| -> Result<()> {
+                let (tx, rx) = std::sync::mpsc::sync_channel::<Result<DataFrame>>(1);
+                scope.spawn(move || {
+                    for start in (ROW_GROUP..n).step_by(ROW_GROUP) {
+                        let frame = chunk(start);
+                        let failed = frame.is_err();
+                        if tx.send(frame).is_err() || failed {
+                            break;
+                        }
+                    }
+                });
+                for frame in rx {
+                    batched.write_batch(&frame?).map_err(parquet_err)?;
+                }
+                Ok(())
+            })?;
             batched.finish().map_err(parquet_err)?;
         }
         file.sync_all().map_err(io_err(&staged, "cannot sync"))?;
