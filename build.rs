@@ -1,5 +1,6 @@
-//! Sets `LEDGERFLOW_BUILD`: a fingerprint of the sources, `Cargo.toml` and `Cargo.lock`
-//! (FNV-1a 64 over paths and contents). Caches and backfill's "up to date" check key on
+//! Sets `LEDGERFLOW_BUILD`: a fingerprint of the sources (`src/**/*.rs`), `Cargo.toml`
+//! and `Cargo.lock` (FNV-1a 64 over relative paths and contents, without `\r`; symlinks
+//! are not followed). Caches and backfill's "up to date" check key on
 //! it, so a rebuilt engine never reuses results of another build with the same version.
 
 use std::path::{Path, PathBuf};
@@ -10,9 +11,10 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
     };
     for e in entries.flatten() {
         let p = e.path();
-        if p.is_dir() {
+        let Ok(kind) = e.file_type() else { continue };
+        if kind.is_dir() {
             files(&p, out);
-        } else {
+        } else if kind.is_file() && p.extension().is_some_and(|x| x == "rs") {
             out.push(p);
         }
     }
@@ -25,7 +27,12 @@ fn main() {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for p in &paths {
         let name = p.to_string_lossy().replace('\\', "/");
-        let data = std::fs::read(p).unwrap_or_default();
+        // Line endings normalised: a checkout with CRLF builds the same fingerprint.
+        let data: Vec<u8> = std::fs::read(p)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|&b| b != b'\r')
+            .collect();
         for b in name.bytes().chain([0]).chain(data).chain([0]) {
             h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
         }

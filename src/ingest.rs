@@ -307,11 +307,23 @@ pub fn read_table(path: &Path, encoding: Encoding, wanted: &[&str]) -> Result<Ta
     Ok(table)
 }
 
-/// The raw text of the records starting on `lines` (any order) of a file read before,
-/// for rejects found after the file's [`Table`] was dropped (duplicates across files).
-pub fn raw_records(path: &Path, encoding: Encoding, lines: &[u32]) -> Result<Vec<String>> {
+/// The raw text of the records starting on `lines` (any order) of a file read before
+/// with this SHA-256, for rejects found after the file's [`Table`] was dropped
+/// (duplicates across files). A file that changed since is an error.
+pub fn raw_records(
+    path: &Path,
+    encoding: Encoding,
+    sha256: &str,
+    lines: &[u32],
+) -> Result<Vec<String>> {
     let data =
         Arc::new(std::fs::read(path).map_err(|e| Error::input(path, format!("cannot read: {e}")))?);
+    if crate::digest::sha256_hex(&data) != sha256 {
+        return Err(Error::input(
+            path,
+            "the file changed while the run was reading it; run again once it is complete",
+        ));
+    }
     guarded(path, || {
         let source = match detect_format(path, &data) {
             Format::Csv => Source::Csv(decode(Arc::clone(&data), encoding)),
@@ -1203,9 +1215,16 @@ pub(crate) mod tests {
         assert_eq!(t.sha256.len(), 64);
         assert_eq!(t.raw_rows(&[2, 0]), ["3,z,9,e", "1,\"x, \"\"y\"\"\",3,e"]);
         assert_eq!(
-            raw_records(&f, Encoding::Utf8, &[4]).unwrap(),
+            raw_records(&f, Encoding::Utf8, &t.sha256, &[4]).unwrap(),
             ["2,\"multi\nline\",,e"]
         );
+        std::fs::write(&f, format!("{text}\n4,w,1,e")).unwrap();
+        let changed = raw_records(&f, Encoding::Utf8, &t.sha256, &[4]).unwrap_err();
+        assert!(
+            changed.to_string().contains("changed while the run"),
+            "{changed}"
+        );
+        assert!(changed.to_string().contains("t.csv"), "{changed}");
     }
 
     #[test]

@@ -146,8 +146,9 @@ pub fn write_tables(to: &Target, batch: &Batch, rejects: &[Reject]) -> Result<Ve
         None => (out.join(STAGING), "part-00000.parquet".to_string()),
         Some(s) => (s.dir(out, as_of), s.part_name()),
     };
-    // The tables are built and encoded side by side (one row group at a time each),
-    // then published one by one in table order.
+    // The tables are built and encoded side by side (as many as there are worker
+    // threads, each at most two row groups at a time), then published one by one in
+    // table order once all are staged: a failure publishes none.
     let wanted: Vec<OutputTable> = tables
         .iter()
         .copied()
@@ -586,7 +587,7 @@ impl Staged<'_> {
     }
 
     /// Writes a table of `n` rows, one row group of [`ROW_GROUP`] rows at a time (so
-    /// only one row group's columns are in memory), and fsyncs it. `order` lists the
+    /// at most two row groups' columns are in memory), and fsyncs it. `order` lists the
     /// rows in output order (`None`: as they are); `build` makes the frame of the rows
     /// it is given.
     fn write(
@@ -607,7 +608,7 @@ impl Staged<'_> {
                 Some(o) => o[start..end].to_vec(),
                 None => (start as IdxSize..end as IdxSize).collect(),
             };
-            build(&sel)
+            build(&sel).map_err(|e| Error::output(&staged, format!("cannot build rows: {e}")))
         };
         let mut first = chunk(0)?;
         let writer = ParquetWriter::new(&mut file)
@@ -620,9 +621,11 @@ impl Staged<'_> {
             let mut batched = writer.batched(first.schema()).map_err(parquet_err)?;
             batched.write_batch(&first).map_err(parquet_err)?;
             drop(first);
-            // The next row group is built while this one is encoded and written.
+            // The next row group is built (on one more thread) while this one is encoded
+            // and written; the hand-over waits for the writer, so at most two row groups
+            // of a table are in memory.
             std::thread::scope(|scope| -> Result<()> {
-                let (tx, rx) = std::sync::mpsc::sync_channel::<Result<DataFrame>>(1);
+                let (tx, rx) = std::sync::mpsc::sync_channel::<Result<DataFrame>>(0);
                 scope.spawn(move || {
                     for start in (ROW_GROUP..n).step_by(ROW_GROUP) {
                         let frame = chunk(start);

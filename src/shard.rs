@@ -129,7 +129,7 @@ pub fn merge(out: &Path, as_of: Month, count: u32) -> Result<Manifest> {
             })
         });
     // The report adds up the shards' summaries (a shard of an older build has none:
-    // then there is no report, as before).
+    // then there is no report, and an earlier report of this month is removed).
     let mut summary = Some(Summary::default());
     for index in 0..count {
         let path = Shard { index, count }.summary_path(out, as_of);
@@ -154,8 +154,14 @@ pub fn merge(out: &Path, as_of: Month, count: u32) -> Result<Manifest> {
         crate::output::publish(out, table, as_of, &staged)?;
     }
     manifest::write(out, &merged)?;
-    if let Some(s) = &summary {
-        crate::report::write(out, as_of, s, &merged)?;
+    match &summary {
+        Some(s) => {
+            crate::report::write(out, as_of, s, &merged)?;
+        }
+        // No report rather than an earlier one beside this manifest.
+        None => {
+            let _ = std::fs::remove_file(crate::report::path(out, as_of));
+        }
     }
     let root = Shard::root(out, as_of);
     std::fs::remove_dir_all(&root)

@@ -359,7 +359,7 @@ impl Reading {
                 .filter(|l| !known.contains_key(l))
                 .collect();
             if !missing.is_empty() {
-                let raws = ingest::raw_records(path, self.encoding, &missing)?;
+                let raws = ingest::raw_records(path, self.encoding, &info.sha256, &missing)?;
                 known.extend(missing.into_iter().zip(raws));
                 if let Some(c) = cache {
                     c.store_raw(&info.sha256, &known)?;
