@@ -231,15 +231,10 @@ fn copy_sample(dir: &Path, reverse: bool) -> PathBuf {
         dir.join("special_groups.csv"),
     )
     .expect("copy");
-    let pipe = dir.join("pipeline.toml");
-    util::write(
-        &pipe,
-        &format!(
-            "[pipeline]\nrules = {}\n[inputs]\nledger = \"ledger\"\nspecial_groups = \"special_groups.csv\"\n[outputs]\ndir = \"out\"\n",
-            util::toml_str(util::NATIONAL_RULES)
-        ),
-    );
-    pipe
+    national_pipeline(
+        dir,
+        "ledger = \"ledger\"\nspecial_groups = \"special_groups.csv\"",
+    )
 }
 
 #[test]
@@ -479,15 +474,25 @@ fn generated_pipeline(dir: &Path, persons: &str, months: &str, seed: &str) -> (P
         s(&data),
     ])
     .expect_ok();
+    let pipe = national_pipeline(
+        dir,
+        "ledger = \"data/ledger\"\nspecial_groups = \"data/special_groups.csv\"",
+    );
+    (data, pipe)
+}
+
+/// Writes `dir/pipeline.toml`: the national rules, these `[inputs]` lines, outputs in
+/// `dir/out`; returns its path.
+fn national_pipeline(dir: &Path, inputs: &str) -> PathBuf {
     let pipe = dir.join("pipeline.toml");
     util::write(
         &pipe,
         &format!(
-            "[pipeline]\nrules = {}\n[inputs]\nledger = \"data/ledger\"\nspecial_groups = \"data/special_groups.csv\"\n[outputs]\ndir = \"out\"\n",
+            "[pipeline]\nrules = {}\n[inputs]\n{inputs}\n[outputs]\ndir = \"out\"\n",
             util::toml_str(util::NATIONAL_RULES)
         ),
     );
-    (data, pipe)
+    pipe
 }
 
 /// Lines of a CSV file without its header.
@@ -820,14 +825,7 @@ fn incremental_runs_follow_duplicates_between_files() {
     file("a.csv", &[&r1]);
     file("b.csv", &[&r1, &r2, &r3]);
     file("c.csv", &[&other]);
-    let pipe = dir.join("pipeline.toml");
-    util::write(
-        &pipe,
-        &format!(
-            "[pipeline]\nrules = {}\n[inputs]\nledger = \"ledger\"\n[outputs]\ndir = \"out\"\n",
-            util::toml_str(util::NATIONAL_RULES)
-        ),
-    );
+    let pipe = national_pipeline(&dir, "ledger = \"ledger\"");
     let (inc, full) = (dir.join("inc"), dir.join("full"));
     let night = |expect: (u64, u64)| {
         incremental_equals_full(&pipe, &inc, &full, "2025-06");
