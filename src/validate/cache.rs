@@ -67,12 +67,7 @@ impl LedgerCache {
     ) -> Option<FileOut<LedgerValue>> {
         let data = std::fs::read(self.entry(sha256)).ok()?;
         let mut r = Reader::new(unseal(&data)?);
-        if r.take(MAGIC.len())? != MAGIC
-            || r.string()? != crate::BUILD
-            || r.u8()? != encoding_code(self.encoding)
-        {
-            return None;
-        }
+        self.check_header(&mut r, MAGIC)?;
         let (bytes, rows_read, rows_accepted, rows_rejected) =
             (r.u64()?, r.u64()?, r.u64()?, r.u64()?);
         let unknown_columns = (0..r.u32()?)
@@ -129,10 +124,7 @@ impl LedgerCache {
     /// outside the ledger columns is simply not cached).
     pub(super) fn store(&self, out: &FileOut<LedgerValue>) -> Result<()> {
         let f = &out.file;
-        let mut w: Vec<u8> = Vec::with_capacity(64 + out.accepted() * 56);
-        w.extend_from_slice(MAGIC);
-        put_str(&mut w, crate::BUILD);
-        w.push(encoding_code(self.encoding));
+        let mut w = self.header(MAGIC, 64 + out.accepted() * 56);
         for v in [f.bytes, f.rows_read, f.rows_accepted, f.rows_rejected] {
             w.extend_from_slice(&v.to_le_bytes());
         }
@@ -166,6 +158,24 @@ impl LedgerCache {
         crate::output::write_file_atomically(&self.entry(&f.sha256), &w)
     }
 
+    /// The start of an entry: magic, build, encoding.
+    fn header(&self, magic: &[u8; 8], capacity: usize) -> Vec<u8> {
+        let mut w = Vec::with_capacity(capacity);
+        w.extend_from_slice(magic);
+        put_str(&mut w, crate::BUILD);
+        w.push(encoding_code(self.encoding));
+        w
+    }
+
+    /// Reads the start of an entry; `None` unless it was written by [`Self::header`]
+    /// with this magic, by this build, for this encoding.
+    fn check_header(&self, r: &mut Reader, magic: &[u8; 8]) -> Option<()> {
+        (r.take(magic.len())? == magic
+            && r.string()? == crate::BUILD
+            && r.u8()? == encoding_code(self.encoding))
+        .then_some(())
+    }
+
     fn raw_entry(&self, sha256: &str) -> PathBuf {
         self.dir.join(format!("{sha256}.raw"))
     }
@@ -175,12 +185,7 @@ impl LedgerCache {
         let read = || -> Option<BTreeMap<u32, String>> {
             let data = std::fs::read(self.raw_entry(sha256)).ok()?;
             let mut r = Reader::new(unseal(&data)?);
-            if r.take(RAW_MAGIC.len())? != RAW_MAGIC
-                || r.string()? != crate::BUILD
-                || r.u8()? != encoding_code(self.encoding)
-            {
-                return None;
-            }
+            self.check_header(&mut r, RAW_MAGIC)?;
             let mut out = BTreeMap::new();
             for _ in 0..r.u32()? {
                 out.insert(r.u32()?, r.string()?);
@@ -192,10 +197,7 @@ impl LedgerCache {
 
     /// Stores the raw text of these lines of the file (written atomically).
     pub(super) fn store_raw(&self, sha256: &str, raw: &BTreeMap<u32, String>) -> Result<()> {
-        let mut w = Vec::new();
-        w.extend_from_slice(RAW_MAGIC);
-        put_str(&mut w, crate::BUILD);
-        w.push(encoding_code(self.encoding));
+        let mut w = self.header(RAW_MAGIC, 64);
         w.extend_from_slice(&(raw.len() as u32).to_le_bytes());
         for (line, text) in raw {
             w.extend_from_slice(&line.to_le_bytes());
