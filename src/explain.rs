@@ -45,7 +45,19 @@ pub struct MonthLine {
     pub special_group: Option<String>,
     pub gap_id: Option<i32>,
     pub why: String,
+    /// From a bridged gap's first month on, when the two readings of RULES §9
+    /// "several gaps" differ: the reading with the bridged gap, then the reading of the
+    /// earlier gaps alone. The month takes the worse one.
+    pub readings: Option<[ReadingLine; 2]>,
     pub rows: Vec<RowRef>,
+}
+
+/// One reading of a month (RULES §9 "several gaps").
+#[derive(Serialize, Clone, Debug)]
+pub struct ReadingLine {
+    pub benefit: String,
+    pub reason: String,
+    pub gap_id: Option<i32>,
 }
 
 #[derive(Serialize, Clone, Debug)]
@@ -181,7 +193,13 @@ pub fn build(inp: &ExplainInput) -> Report {
             } else {
                 emp.and_then(|e| e.facts(mr.period))
             };
-            let why = month_why(mr, inp);
+            let readings = facts
+                .and_then(|_| emp?.status(mr.period)?.readings)
+                .map(|rs| rs.map(|r| reading_line(&r, inp)));
+            let mut why = month_why(mr, inp);
+            if let Some([with, alone]) = &readings {
+                why.push_str(&readings_why(with, alone, mr));
+            }
             MonthLine {
                 period: mr.period.to_string(),
                 scheme: mr.scheme.to_string(),
@@ -198,6 +216,7 @@ pub fn build(inp: &ExplainInput) -> Report {
                 special_group: mr.special_group.map(|g| g.to_string()),
                 gap_id: mr.gap_id,
                 why,
+                readings,
                 rows: rows_for(mr.period, resident),
             }
         })
@@ -307,6 +326,48 @@ fn month_why(mr: &MonthRow, inp: &ExplainInput) -> String {
         }
         NotEnrolled => "resident year not paid (yet) at this month's end (RULES §5)".into(),
     }
+}
+
+/// A reading with the `gap_id` of its gap: the i-th employee gap of the engine is the
+/// i-th employee row of `gaps` (both in `g1` order).
+fn reading_line(r: &crate::engine::employee::Reading, inp: &ExplainInput) -> ReadingLine {
+    let gap_id = r.gap.and_then(|i| {
+        inp.batch
+            .gaps
+            .iter()
+            .filter(|g| g.kind == crate::domain::GapKind::Employee)
+            .nth(i)
+            .map(|g| g.gap_id)
+    });
+    ReadingLine {
+        benefit: r.benefit.to_string(),
+        reason: r.reason.to_string(),
+        gap_id,
+    }
+}
+
+/// Why the worse of the two readings holds (RULES §9 "several gaps").
+fn readings_why(with: &ReadingLine, alone: &ReadingLine, mr: &MonthRow) -> String {
+    let show = |r: &ReadingLine| {
+        format!(
+            "{} ({}{})",
+            r.benefit,
+            r.reason,
+            r.gap_id.map_or_else(String::new, |g| format!(", gap #{g}"))
+        )
+    };
+    let verdict = if with.benefit == alone.benefit {
+        "both are equally bad, so the bridged gap's reading holds".to_string()
+    } else {
+        format!("so the worse one holds: {}", mr.benefit)
+    };
+    format!(
+        ". Two readings: with the bridged gap: {}; the earlier gaps alone: {}. A \
+         bridged gap never makes a month better than the earlier gaps alone, {verdict} \
+         (RULES §9 several gaps)",
+        show(with),
+        show(alone),
+    )
 }
 
 fn gap_line(g: &GapRow, _inp: &ExplainInput) -> GapLine {

@@ -555,3 +555,80 @@ fn pseudonymised_keys_are_hmac_and_need_a_key() {
         run.stdout
     );
 }
+
+#[test]
+fn explain_shows_both_readings_of_a_bridged_gap_month() {
+    // RULES §9 several gaps: scenario 10's first person, as of 2026-07. June is inside
+    // the break's wait and after the bridged gap's resume date: two readings, the worse
+    // (waiting, BREAK_WAIT of gap #1) holds.
+    let scenario: toml::Table =
+        toml::from_str(include_str!("scenarios/10_bridged_gap_never_improves.toml"))
+            .expect("scenario 10 parses");
+    let ledger = scenario["inputs"]["ledger"].as_str().expect("ledger text");
+    let dir = util::temp_dir("cli-explain-readings");
+    let pipe = util::write_pipeline(&dir, ledger, None);
+    let args = [
+        "explain",
+        s(&pipe),
+        "--person",
+        "310101199209294309",
+        "--as-of",
+        "2026-07",
+        "--format",
+        "json",
+    ];
+    let run = util::ledgerflow(&args);
+    run.expect_ok();
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).expect("explain json");
+    let month = |p: &str| {
+        v["months"]
+            .as_array()
+            .expect("months")
+            .iter()
+            .find(|m| m["period"] == p)
+            .cloned()
+            .unwrap_or_else(|| panic!("no month {p}"))
+    };
+    let june = month("2026-06");
+    assert_eq!(
+        (june["benefit"].as_str(), june["reason"].as_str()),
+        (Some("waiting"), Some("BREAK_WAIT"))
+    );
+    let r = &june["readings"];
+    assert_eq!(
+        (r[0]["benefit"].as_str(), r[0]["reason"].as_str()),
+        (Some("active"), Some("PAID"))
+    );
+    assert_eq!(
+        (
+            r[1]["benefit"].as_str(),
+            r[1]["reason"].as_str(),
+            r[1]["gap_id"].as_i64()
+        ),
+        (Some("waiting"), Some("BREAK_WAIT"), Some(1))
+    );
+    let april = month("2026-04");
+    assert_eq!(
+        april["readings"][0]["reason"].as_str(),
+        Some("GAP_BACKPAID")
+    );
+    assert_eq!(april["readings"][0]["gap_id"].as_i64(), Some(2));
+    assert!(month("2026-03")["readings"].is_null());
+    assert!(
+        june["why"]
+            .as_str()
+            .is_some_and(|w| w.contains("worse") && w.contains("§9")),
+        "{june}"
+    );
+    assert_eq!(v["status"]["benefits_from"].as_str(), Some("2026-08-01"));
+
+    // The text form says the same.
+    let run = util::ledgerflow(&args[..6]);
+    run.expect_ok();
+    assert!(
+        run.stdout
+            .contains("Two readings: with the bridged gap: active (PAID); the earlier gaps alone: waiting (BREAK_WAIT, gap #1)"),
+        "{}",
+        run.stdout
+    );
+}

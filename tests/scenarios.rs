@@ -452,9 +452,19 @@ fn run_check(pipe: &Path, out: &Path, check: &toml::Table) -> Vec<String> {
             }
         }
     }
-    if let Some(expected) = check.get("person_status") {
-        let expected = expected.as_table().expect("person_status is a table");
-        push(read("person_status").and_then(|t| compare_status(expected, &t)));
+    // `[check.person_status]` (one person: a table of column = value) or, for several
+    // people, CSV text with a `person_id` column compared like the other tables.
+    match check.get("person_status") {
+        None => {}
+        Some(toml::Value::String(csv)) => {
+            push(read("person_status").and_then(|t| compare_table("person_status", csv, &t, None)))
+        }
+        Some(expected) => {
+            let expected = expected
+                .as_table()
+                .expect("person_status is a table or CSV text");
+            push(read("person_status").and_then(|t| compare_status(expected, &t)));
+        }
     }
     if let Some(expected) = get_str(check, "gaps") {
         push(read("gaps").and_then(|t| compare_table("gaps", expected, &t, Some("gap_start"))));
@@ -589,6 +599,16 @@ fn s08_newborn() {
 #[test]
 fn s09_rejects() {
     scenario("09_rejects.toml");
+}
+
+#[test]
+fn s10_bridged_gap_never_improves() {
+    scenario("10_bridged_gap_never_improves.toml");
+}
+
+#[test]
+fn s11_repair_fixed_wait_and_status_gap_coverage() {
+    scenario("11_repair_fixed_wait_and_status_gap_coverage.toml");
 }
 
 /// Every scenario file has a test above (a new file must get one).

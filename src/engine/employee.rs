@@ -89,6 +89,42 @@ pub struct MonthStatus {
     pub reason: Reason,
     /// Index into [`EmployeeHistory::gaps`] of the gap behind this status.
     pub gap: Option<usize>,
+    /// From a bridged gap's `g1` on, where the two readings differ (RULES.md §9
+    /// "several gaps"): `[with the bridged gap, the earlier gaps alone]`; the worse
+    /// one is this status. Kept for `explain`.
+    pub readings: Option<[Reading; 2]>,
+}
+
+/// One reading of a month: what a gap (or no gap) alone makes of it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Reading {
+    pub benefit: Benefit,
+    pub reason: Reason,
+    pub gap: Option<usize>,
+}
+
+impl MonthStatus {
+    fn reading(&self) -> Reading {
+        Reading {
+            benefit: self.benefit,
+            reason: self.reason,
+            gap: self.gap,
+        }
+    }
+}
+
+/// The worse of a bridged gap's reading and the earlier gaps' reading (RULES.md §9),
+/// ordered `suspended < waiting < reduced < restored < active`; on a tie the bridged
+/// gap's own reading. Records both readings when they differ.
+fn worse_of(with_bridged: MonthStatus, earlier: MonthStatus) -> MonthStatus {
+    let (a, b) = (with_bridged.reading(), earlier.reading());
+    let mut status = if earlier.benefit < with_bridged.benefit {
+        earlier
+    } else {
+        with_bridged
+    };
+    status.readings = (a != b).then_some([a, b]);
+    status
 }
 
 /// The employee family's history of one person as of `A`.
@@ -344,6 +380,7 @@ pub fn evaluate_months<P: ParamSource>(
                 benefit_ratio: ratio,
                 reason: Reason::FirstWait,
                 gap: None,
+                readings: None,
             }
         } else {
             MonthStatus {
@@ -351,8 +388,69 @@ pub fn evaluate_months<P: ParamSource>(
                 benefit_ratio: 1.0,
                 reason: Reason::Paid,
                 gap: None,
+                readings: None,
             }
         }
+    };
+    // The reading of one gap alone for month m ≥ its g1 (RULES.md §4 effects).
+    let own_reading = |gi: usize, f: &MonthFacts| -> MonthStatus {
+        let (m, g) = (f.period, &gaps[gi]);
+        let p = params.at(f.region, m);
+        let st = |benefit: Benefit, reason: Reason| MonthStatus {
+            benefit,
+            benefit_ratio: ratio_of(benefit, p),
+            reason,
+            gap: Some(gi),
+            readings: None,
+        };
+        if m <= g.g2 {
+            let reason = if f.paid() {
+                Reason::GapBackpaid
+            } else {
+                Reason::GapUnpaid
+            };
+            return st(gap_month_benefit(g), reason);
+        }
+        match g.state {
+            GapState::Pending => st(Benefit::Suspended, Reason::ArrearsDue),
+            GapState::Bridged => match g.resume_on {
+                Some(r) if r > m.last_day() => st(gap_month_benefit(g), Reason::AwaitingResume),
+                _ => normal(m, f.region),
+            },
+            GapState::Break => {
+                let r = g.restart.unwrap_or(g.g2.plus(1));
+                let w = g.wait_months.unwrap_or(0);
+                if m < r.plus(w) {
+                    st(Benefit::Waiting, Reason::BreakWait)
+                } else if m < r.plus(w + g.reduced_months) {
+                    st(Benefit::Reduced, Reason::PostBreakReduced)
+                } else {
+                    normal(m, f.region)
+                }
+            }
+        }
+    };
+    // A later gap overrides an earlier one from its g1 on (§9), except that a bridged
+    // gap never makes a month better than the earlier gaps alone: the month takes the
+    // worse of the two readings (on a tie, the later gap's). Applied down the chain of
+    // bridged gaps, so "the earlier gaps alone" is itself such a reading.
+    let status_under = |current: Option<usize>, f: &MonthFacts| -> MonthStatus {
+        let Some(top) = current else {
+            return normal(f.period, f.region);
+        };
+        let mut low = top;
+        while low > 0 && gaps[low].state == GapState::Bridged {
+            low -= 1;
+        }
+        let mut status = if gaps[low].state == GapState::Bridged {
+            worse_of(own_reading(low, f), normal(f.period, f.region))
+        } else {
+            own_reading(low, f)
+        };
+        for gi in low + 1..=top {
+            status = worse_of(own_reading(gi, f), status);
+        }
+        status
     };
     let mut statuses = Vec::with_capacity(n);
     let mut current: Option<usize> = None;
@@ -363,52 +461,7 @@ pub fn evaluate_months<P: ParamSource>(
         {
             current = Some(current.map_or(0, |c| c + 1));
         }
-        let status = match current {
-            None => normal(m, f.region),
-            Some(gi) => {
-                let g = &gaps[gi];
-                let p = params.at(f.region, m);
-                let st = |benefit: Benefit, reason: Reason| MonthStatus {
-                    benefit,
-                    benefit_ratio: ratio_of(benefit, p),
-                    reason,
-                    gap: Some(gi),
-                };
-                if m <= g.g2 {
-                    let benefit = gap_month_benefit(g);
-                    st(
-                        benefit,
-                        if f.paid() {
-                            Reason::GapBackpaid
-                        } else {
-                            Reason::GapUnpaid
-                        },
-                    )
-                } else {
-                    match g.state {
-                        GapState::Pending => st(Benefit::Suspended, Reason::ArrearsDue),
-                        GapState::Bridged => match g.resume_on {
-                            Some(r) if r > m.last_day() => {
-                                st(gap_month_benefit(g), Reason::AwaitingResume)
-                            }
-                            _ => normal(m, f.region),
-                        },
-                        GapState::Break => {
-                            let r = g.restart.unwrap_or(g.g2.plus(1));
-                            let w = g.wait_months.unwrap_or(0);
-                            if m < r.plus(w) {
-                                st(Benefit::Waiting, Reason::BreakWait)
-                            } else if m < r.plus(w + g.reduced_months) {
-                                st(Benefit::Reduced, Reason::PostBreakReduced)
-                            } else {
-                                normal(m, f.region)
-                            }
-                        }
-                    }
-                }
-            }
-        };
-        statuses.push(status);
+        statuses.push(status_under(current, f));
     }
 
     // 6. Person-level figures.

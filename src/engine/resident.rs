@@ -21,8 +21,6 @@ pub struct ResidentYear {
     pub government_sum: Fen,
     pub government_rows: u32,
     pub last_government_paid_on: Option<Date>,
-    /// Any resident row paid by `K` for this year.
-    pub any_payment: bool,
 }
 
 impl ResidentYear {
@@ -158,12 +156,10 @@ pub fn resident_years<P: ParamSource>(rows: &PersonRows, params: &P, k: Date) ->
                 government_sum: Fen::ZERO,
                 government_rows: 0,
                 last_government_paid_on: None,
-                any_payment: false,
             });
         }
         let Some(y) = years.last_mut() else { continue };
         if let Some(d) = rows.paid_on[i] {
-            y.any_payment = true;
             y.paid_sum = Fen(y.paid_sum.0 + rows.amount[i].0);
             if y.paid_date.is_none() && y.paid_sum >= y.required {
                 y.paid_date = Some(d);
@@ -225,11 +221,14 @@ fn break_years_before(
 }
 
 /// `W(Y)` for a person who is neither newborn, exempt, nor continuous-in-window:
-/// `fixed + max(0, N − free) − repairs`, never below 0; with `N ≥ floor years` at
-/// least `repair_floor_months` but never above the unrepaired value (§5).
+/// `fixed + max(0, N − free − repairs)` — a repair year removes variable months only,
+/// the fixed months cannot be repaired (38号; RULES.md §5 as of 2026-12-01) — and with
+/// `N ≥ repair_floor_break_years` at least `repair_floor_months`, but never above the
+/// unrepaired `fixed + max(0, N − free)`.
 pub fn wait_months(p: &Params, break_years: i32, repair_years: i32) -> i32 {
-    let raw = p.resident_fixed_wait_months + (break_years - p.variable_free_break_years).max(0);
-    let mut w = (raw - repair_years).max(0);
+    let fixed = p.resident_fixed_wait_months;
+    let raw = fixed + (break_years - p.variable_free_break_years).max(0);
+    let mut w = fixed + (break_years - p.variable_free_break_years - repair_years).max(0);
     if break_years >= p.repair_floor_break_years {
         w = w.max(p.repair_floor_months.min(raw));
     }

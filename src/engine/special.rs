@@ -124,8 +124,10 @@ pub fn findings<P: ParamSource>(inp: &FindingInputs, params: &P, as_of: Month) -
             });
         }
     }
-    // STATUS_GAP: an exempt group active in some month ≤ A of year Y, and neither a
-    // resident payment for Y nor a paid employee-family month in Y.
+    // STATUS_GAP: an exempt group active in some month ≤ A of year Y, and the person
+    // not covered for Y: no resident payment reaching the contribution (a partial
+    // payment does not cover; RULES.md §6 as of 2026-12-01) and no paid
+    // employee-family month in Y.
     for g in inp.groups {
         let p = params.at(inp.region, as_of);
         if !p.is_exempt(g.group) {
@@ -142,7 +144,7 @@ pub fn findings<P: ParamSource>(inp: &FindingInputs, params: &P, as_of: Month) -
             let resident_paid = inp
                 .resident_years
                 .iter()
-                .any(|r| r.year == y && r.any_payment);
+                .any(|r| r.year == y && r.paid_date.is_some());
             let employee_paid = inp
                 .employee_months
                 .iter()
@@ -152,7 +154,7 @@ pub fn findings<P: ParamSource>(inp: &FindingInputs, params: &P, as_of: Month) -
                     period: first,
                     code: FindingCode::StatusGap,
                     detail: format!(
-                        "{} active in {y} but not enrolled in any scheme that year",
+                        "{} active in {y} but not covered by any scheme that year",
                         g.group
                     ),
                 });

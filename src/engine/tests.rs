@@ -1056,9 +1056,266 @@ fn repair_floor_is_never_above_the_unrepaired_wait() {
     p.variable_free_break_years = 2;
     assert_eq!(resident::wait_months(&p, 4, 0), 5);
     assert_eq!(resident::wait_months(&p, 4, 3), 5);
-    assert_eq!(resident::wait_months(&p, 3, 3), 1);
-    // Defaults: repairs may go below the fixed 3 when N < 4 (never below 0).
+    // N = 3 is below the floor years: 3 + max(0, 3 − 2 − 3) = 3, the fixed part.
+    assert_eq!(resident::wait_months(&p, 3, 3), 3);
+}
+
+#[test]
+fn repairs_remove_variable_months_only() {
+    // RULES §5 (2026-12-01): W = fixed + max(0, N − free − repairs); the fixed 3 months
+    // cannot be repaired. The old engine gave 2 for both.
     let p = Params::national_defaults();
-    assert_eq!(resident::wait_months(&p, 3, 3), 2);
-    assert_eq!(resident::wait_months(&p, 1, 1), 2);
+    assert_eq!(resident::wait_months(&p, 3, 3), 3);
+    assert_eq!(resident::wait_months(&p, 1, 1), 3);
+    assert_eq!(resident::wait_months(&p, 2, 1), 3);
+    assert_eq!(resident::wait_months(&p, 3, 1), 4);
+    // Worked check: insured 2025, none 2026, 2026 repaired in 2027, pays 2027 on
+    // 2027-03-31 → N = 1, variable 0 → W = 3 from the payment day → 2027-06-30.
+    let csv = "
+370202197008080519,2025-01,resident,individual,400.00,,2024-11-15,370200
+370202197008080519,2026-01,resident,individual,400.00,,2027-02-10,370200
+370202197008080519,2027-01,resident,individual,400.00,,2027-03-31,370200";
+    assert_eq!(
+        resident_benefits_from(csv, "2027-12", 2027),
+        Some(d("2027-06-30"))
+    );
+    let b = run(csv, "2027-06");
+    let ms = months(&b);
+    let at = |p: &str| ms.iter().find(|x| x.0 == p).cloned();
+    assert_eq!(
+        at("2027-05"),
+        Some(("2027-05".into(), Benefit::Waiting, Reason::ResidentWait))
+    );
+    assert_eq!(
+        at("2027-06"),
+        Some(("2027-06".into(), Benefit::Active, Reason::ResidentCovered))
+    );
+    let s = &b.status[0];
+    assert_eq!((s.benefit, s.benefits_from), (Benefit::Active, None));
+    let g = b.gaps.iter().find(|g| g.kind == GapKind::Resident).unwrap();
+    assert_eq!(
+        (g.gap_start, g.wait_months, g.backpay_amount),
+        (d("2026-01-01"), Some(3), Fen(40_000))
+    );
+}
+
+/// RULES §9 "several gaps" (2026-12-01), issue case 1: a 2026-01 individual gap never
+/// back-paid is a break (wait 6 months from 2026-02 → 2026-08-01); the employer's
+/// 2026-04, paid 2026-06-04, is a bridged gap (R = 2026-06-05) inside that wait.
+pub const BRIDGED_INSIDE_WAIT: &str = "
+310101199209294309,2025-11,employee,employer,600.00,6000.00,2025-11-15,370202
+310101199209294309,2025-12,employee,employer,600.00,6000.00,2025-12-15,370202
+310101199209294309,2026-02,employee,employer,600.00,6000.00,2026-02-15,370202
+310101199209294309,2026-03,employee,employer,600.00,6000.00,2026-03-15,370202
+310101199209294309,2026-04,employee,employer,600.00,6000.00,,370202
+310101199209294309,2026-04,employee,employer,600.00,6000.00,2026-06-04,370202
+310101199209294309,2026-05,employee,employer,600.00,6000.00,2026-05-15,370202
+310101199209294309,2026-06,employee,employer,600.00,6000.00,2026-06-15,370202
+310101199209294309,2026-07,employee,employer,600.00,6000.00,2026-07-15,370202
+310101199209294309,2026-08,employee,employer,600.00,6000.00,2026-08-15,370202
+310101199209294309,2026-09,employee,employer,600.00,6000.00,2026-09-15,370202
+310101199209294309,2026-10,employee,employer,600.00,6000.00,2026-10-15,370202
+310101199209294309,2026-11,employee,employer,600.00,6000.00,2026-11-15,370202
+310101199209294309,2026-12,employee,employer,600.00,6000.00,2026-12-15,370202";
+
+/// Issue case 2: employer months 2026-08/09 declared, unpaid (pending, deadline
+/// 2027-01-31); 2026-10 on time; 2026-11 paid 2026-12-02 (bridged); 2026-12 on time.
+pub const BRIDGED_AFTER_PENDING: &str = "
+320507196508063031,2025-11,employee,employer,1425.82,14258.20,2025-11-20,370202
+320507196508063031,2025-12,employee,employer,1425.82,14258.20,2025-12-20,370202
+320507196508063031,2026-01,employee,employer,1425.82,14258.20,2026-01-20,370202
+320507196508063031,2026-02,employee,employer,1425.82,14258.20,2026-02-20,370202
+320507196508063031,2026-03,employee,employer,1425.82,14258.20,2026-03-20,370202
+320507196508063031,2026-04,employee,employer,1425.82,14258.20,2026-04-20,370202
+320507196508063031,2026-05,employee,employer,1425.82,14258.20,2026-05-20,370202
+320507196508063031,2026-06,employee,employer,1425.82,14258.20,2026-06-20,370202
+320507196508063031,2026-07,employee,employer,1425.82,14258.20,2026-07-20,370202
+320507196508063031,2026-08,employee,employer,1425.82,14258.20,,370202
+320507196508063031,2026-09,employee,employer,1425.82,14258.20,,370202
+320507196508063031,2026-10,employee,employer,1425.82,14258.20,2026-10-20,370202
+320507196508063031,2026-11,employee,employer,1425.82,14258.20,2026-12-02,370202
+320507196508063031,2026-12,employee,employer,1425.82,14258.20,2026-12-20,370202";
+
+#[test]
+fn bridged_gap_inside_a_break_wait_does_not_shorten_it() {
+    let b = run(BRIDGED_INSIDE_WAIT, "2026-07");
+    use Benefit::*;
+    use Reason::*;
+    let expect = [
+        ("2025-11", Active, Paid, None),
+        ("2025-12", Active, Paid, None),
+        ("2026-01", Suspended, GapUnpaid, Some(1)),
+        ("2026-02", Waiting, BreakWait, Some(1)),
+        ("2026-03", Waiting, BreakWait, Some(1)),
+        ("2026-04", Waiting, BreakWait, Some(1)),
+        ("2026-05", Waiting, BreakWait, Some(1)),
+        ("2026-06", Waiting, BreakWait, Some(1)),
+        ("2026-07", Waiting, BreakWait, Some(1)),
+    ];
+    let got: Vec<_> = b
+        .months
+        .iter()
+        .map(|r| (r.period.to_string(), r.benefit, r.reason, r.gap_id))
+        .collect();
+    let want: Vec<_> = expect
+        .iter()
+        .map(|e| (e.0.to_string(), e.1, e.2, e.3))
+        .collect();
+    assert_eq!(got, want);
+    assert!(b.months[3..].iter().all(|r| r.benefit_ratio == 0.0));
+    let s = &b.status[0];
+    assert_eq!(
+        (
+            s.benefit,
+            s.benefits_from,
+            s.cumulative_months,
+            s.continuous_months
+        ),
+        (Waiting, Some(d("2026-08-01")), 8, 6)
+    );
+    assert_eq!(s.gap_count, 2);
+    // gaps still lists the bridged gap, with its own dates.
+    let g = &b.gaps[1];
+    assert_eq!(
+        (
+            g.gap_id,
+            g.state,
+            g.backpaid_on,
+            g.deadline,
+            g.benefits_from
+        ),
+        (
+            2,
+            GapState::Bridged,
+            Some(d("2026-06-04")),
+            Some(d("2026-09-30")),
+            Some(d("2026-06-05"))
+        )
+    );
+    assert_eq!(g.late_fee_amount, Fen(1050)); // 35 days × 600.00 × 0.0005
+    let g = &b.gaps[0];
+    assert_eq!(
+        (g.state, g.deadline, g.wait_months, g.benefits_from),
+        (
+            GapState::Break,
+            Some(d("2026-04-30")),
+            Some(6),
+            Some(d("2026-08-01"))
+        )
+    );
+    // As of 2026-12: August on, active again.
+    let b = run(BRIDGED_INSIDE_WAIT, "2026-12");
+    assert_eq!(b.months.len(), 14);
+    assert!(
+        b.months[9..]
+            .iter()
+            .all(|r| (r.benefit, r.reason, r.gap_id) == (Active, Paid, None))
+    );
+    assert_eq!(b.months[8].reason, BreakWait);
+    assert_eq!(
+        (b.status[0].benefit, b.status[0].benefits_from),
+        (Active, None)
+    );
+}
+
+#[test]
+fn bridged_gap_after_a_pending_gap_stays_suspended_while_arrears_are_owed() {
+    use Benefit::*;
+    use Reason::*;
+    let b = run(BRIDGED_AFTER_PENDING, "2026-12");
+    let got: Vec<_> = b
+        .months
+        .iter()
+        .map(|r| (r.period.to_string(), r.benefit, r.reason, r.gap_id))
+        .collect();
+    assert_eq!(got.len(), 14);
+    assert!(
+        got[..9]
+            .iter()
+            .all(|x| (x.1, x.2, x.3) == (Active, Paid, None))
+    );
+    assert_eq!(
+        got[9..].to_vec(),
+        vec![
+            ("2026-08".to_string(), Suspended, GapUnpaid, Some(1)),
+            ("2026-09".to_string(), Suspended, GapUnpaid, Some(1)),
+            ("2026-10".to_string(), Suspended, ArrearsDue, Some(1)),
+            ("2026-11".to_string(), Suspended, ArrearsDue, Some(1)),
+            ("2026-12".to_string(), Suspended, ArrearsDue, Some(1)),
+        ]
+    );
+    let s = &b.status[0];
+    assert_eq!(
+        (s.benefit, s.benefits_from, s.continuity_at_risk),
+        (Suspended, None, true)
+    );
+    assert_eq!((s.arrears_months, s.arrears_amount), (2, Fen(285_164)));
+    // Fees: 2026-08 122 days → 86.98, 2026-09 92 days → 65.59, 2026-11 2 days → 1.43.
+    assert_eq!(s.late_fee_amount, Fen(8698 + 6559 + 143));
+    let g = &b.gaps[1];
+    assert_eq!(
+        (g.gap_id, g.state, g.benefits_from),
+        (2, GapState::Bridged, Some(d("2026-12-03")))
+    );
+}
+
+#[test]
+fn readings_of_a_bridged_gap_month_are_kept_for_explain() {
+    let rows = ledger(BRIDGED_INSIDE_WAIT);
+    let (rows, ranges) = sort_for_engine(rows);
+    let pr = PersonRows::slice(&rows, ranges[0].clone());
+    let p = Params::national_defaults();
+    let e = employee::evaluate(&pr, &p, m("2026-07")).unwrap();
+    let st = e.status(m("2026-06")).unwrap();
+    let [with, alone] = st.readings.unwrap();
+    assert_eq!(
+        (with.benefit, with.reason, with.gap),
+        (Benefit::Active, Reason::Paid, None)
+    );
+    assert_eq!(
+        (alone.benefit, alone.reason, alone.gap),
+        (Benefit::Waiting, Reason::BreakWait, Some(0))
+    );
+    let st = e.status(m("2026-04")).unwrap();
+    let [with, _] = st.readings.unwrap();
+    assert_eq!(
+        (with.benefit, with.reason),
+        (Benefit::Restored, Reason::GapBackpaid)
+    );
+    // Before the bridged gap there is nothing to compare.
+    assert_eq!(e.status(m("2026-03")).unwrap().readings, None);
+}
+
+#[test]
+fn a_bridged_gap_alone_still_restores_and_resumes() {
+    // With no earlier gap the "earlier reading" is the normal one: S01 unchanged.
+    let b = run(S01, "2025-06");
+    let ms = months(&b);
+    assert_eq!(ms[3].1, Benefit::Restored);
+    assert_eq!(ms[5], ("2025-06".into(), Benefit::Active, Reason::Paid));
+}
+
+#[test]
+fn status_gap_fires_for_a_partial_resident_payment() {
+    // RULES §6 (2026-12-01): a tekun member who paid 100.00 of the 400.00 for 2026 is
+    // not covered for 2026 → STATUS_GAP (the old engine looked for any payment).
+    let csv = "370202198001010010,2026-01,resident,individual,100.00,,2025-12-10,370200";
+    let groups = [(
+        "370202198001010010",
+        grp(SpecialGroup::Tekun, "2026-01-01", None),
+    )];
+    let b = run_with(csv, &groups, "2026-06", &Params::national_defaults());
+    let codes: Vec<_> = b
+        .findings
+        .iter()
+        .map(|f| (f.period.to_string(), f.code))
+        .collect();
+    assert!(
+        codes.contains(&("2026-01".to_string(), FindingCode::StatusGap)),
+        "{codes:?}"
+    );
+    // A full payment covers: no STATUS_GAP.
+    let csv = "370202198001010010,2026-01,resident,individual,400.00,,2025-12-10,370200";
+    let b = run_with(csv, &groups, "2026-06", &Params::national_defaults());
+    assert!(!b.findings.iter().any(|f| f.code == FindingCode::StatusGap));
 }
