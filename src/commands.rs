@@ -758,7 +758,12 @@ pub fn validate(pipeline: &Path, as_of: Option<Month>) -> Result<RunOutcome> {
 }
 
 /// `ledgerflow explain`: one person's timeline as text or JSON.
-pub fn explain(pipeline: &Path, person: &str, as_of: Option<Month>, json: bool) -> Result<String> {
+pub fn explain(
+    pipeline: &Path,
+    person: &str,
+    as_of: Option<Month>,
+    format: crate::explain::Format,
+) -> Result<String> {
     let id = PersonId::parse(person.trim())
         .map_err(|e| Error::Usage(format!("--person: {}", e.message())))?;
     let progress = Progress::new(true);
@@ -795,9 +800,5 @@ pub fn explain(pipeline: &Path, person: &str, as_of: Option<Month>, json: bool) 
         rules: &loaded.rules,
         params: &resolver,
     });
-    if json {
-        serde_json::to_string_pretty(&report).map_err(|e| Error::Internal(e.to_string()))
-    } else {
-        Ok(crate::explain::render_text(&report))
-    }
+    crate::explain::render(&report, format)
 }

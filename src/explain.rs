@@ -12,6 +12,26 @@ use crate::ledger::InputFile;
 use serde::Serialize;
 use std::fmt::Write as _;
 
+pub mod html;
+
+/// How `explain` prints its report: the same facts in each form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+    Html,
+}
+
+/// The report in the chosen form.
+pub fn render(r: &Report, format: Format) -> crate::error::Result<String> {
+    match format {
+        Format::Text => Ok(render_text(r)),
+        Format::Json => serde_json::to_string_pretty(r)
+            .map_err(|e| crate::error::Error::Internal(e.to_string())),
+        Format::Html => Ok(html::render(r)),
+    }
+}
+
 /// A ledger row behind a month.
 #[derive(Serialize, Clone, Debug)]
 pub struct RowRef {
@@ -92,6 +112,8 @@ pub struct ParamLine {
     pub value: String,
     pub block_region: String,
     pub effective_from: String,
+    /// The block's `reference` (the document its values come from), if it has one.
+    pub reference: Option<String>,
 }
 
 #[derive(Serialize, Clone, Debug)]
@@ -242,6 +264,7 @@ pub fn build(inp: &ExplainInput) -> Report {
             value: s.value,
             block_region: s.block_region,
             effective_from: s.effective_from.to_string(),
+            reference: s.reference,
         })
         .collect();
     Report {
@@ -577,13 +600,17 @@ pub fn render_text(r: &Report) -> String {
     }
     let _ = writeln!(
         o,
-        "\nparameters for region {} as of {} (value [block region, effective_from])",
+        "\nparameters for region {} as of {} (value [block region, effective_from; reference])",
         r.parameters_region, r.as_of
     );
     for p in &r.parameters {
+        let reference = p
+            .reference
+            .as_deref()
+            .map_or_else(String::new, |x| format!("; {x}"));
         let _ = writeln!(
             o,
-            "  {} = {} [{}, {}]",
+            "  {} = {} [{}, {}{reference}]",
             p.key, p.value, p.block_region, p.effective_from
         );
     }

@@ -133,6 +133,8 @@ enum Command {
 enum ExplainFormat {
     Text,
     Json,
+    /// One self-contained page (inline CSS and SVG): timeline, months, gaps, rules.
+    Html,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -248,12 +250,12 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             as_of,
             format,
         } => {
-            let text = commands::explain(
-                &pipeline,
-                &person,
-                as_of,
-                matches!(format, ExplainFormat::Json),
-            )?;
+            let format = match format {
+                ExplainFormat::Text => ledgerflow::explain::Format::Text,
+                ExplainFormat::Json => ledgerflow::explain::Format::Json,
+                ExplainFormat::Html => ledgerflow::explain::Format::Html,
+            };
+            let text = commands::explain(&pipeline, &person, as_of, format)?;
             println!("{text}");
             Ok(0)
         }

@@ -46,6 +46,22 @@ const GAP_KINDS: [(GapKind, &str); 2] = [
     (GapKind::Employee, "#5c6bc0"),
     (GapKind::Resident, "#ab47bc"),
 ];
+
+/// The colour of a benefit, the same in every page we write.
+pub fn benefit_colour(b: Benefit) -> &'static str {
+    BENEFITS
+        .iter()
+        .find(|(x, _)| *x == b)
+        .map_or("#999999", |(_, c)| c)
+}
+
+/// The colour of a gap kind (`employee` | `resident`), as in the run report.
+pub fn gap_colour(kind: &str) -> &'static str {
+    GAP_KINDS
+        .iter()
+        .find(|(k, _)| k.to_string() == kind)
+        .map_or("#999999", |(_, c)| c)
+}
 const ONE_COLOUR: &str = "#5c7cfa";
 
 /// Where the report of `as_of` goes.
@@ -154,7 +170,7 @@ pub fn render(as_of: Month, summary: &Summary, manifest: &Manifest) -> String {
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>ledgerflow run report {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+         <title>ledgerflow run report {}</title>\n<style>{BASE_STYLE}</style>\n</head>\n<body>\n",
         esc(&as_of.to_string())
     );
     header(&mut h, as_of, summary, manifest);
@@ -175,7 +191,8 @@ pub fn render(as_of: Month, summary: &Summary, manifest: &Manifest) -> String {
     h
 }
 
-const STYLE: &str = "
+/// The page style shared by the run report and the explain page.
+pub const BASE_STYLE: &str = "
 body{font-family:'DejaVu Sans',Arial,Helvetica,sans-serif;color:#222;margin:24px auto;max-width:1140px;padding:0 16px;background:#fff}
 h1{font-size:22px;margin:0 0 12px}
 table{border-collapse:collapse;font-size:13px}

@@ -632,3 +632,90 @@ fn explain_shows_both_readings_of_a_bridged_gap_month() {
         run.stdout
     );
 }
+
+#[test]
+fn explain_html_is_one_self_contained_page_with_the_json_facts() {
+    // Scenario 01 as of 2025-06: the bridged gap with deadline 2025-09-30, back-paid
+    // 2025-06-15, benefits from 2025-06-16 (issue: "an auditor's page").
+    let dir = util::temp_dir("cli-explain-html");
+    let pipe = util::write_pipeline(&dir, LEDGER_01, None);
+    let base = [
+        "explain",
+        s(&pipe),
+        "--person",
+        "370202198503120113",
+        "--as-of",
+        "2025-06",
+        "--format",
+    ];
+    let html = util::ledgerflow(&[&base[..], &["html"]].concat());
+    html.expect_ok();
+    let page = &html.stdout;
+    assert!(page.starts_with("<!DOCTYPE html>"), "{page}");
+    assert!(page.trim_end().ends_with("</html>"));
+    for banned in ["http://", "https://", "<script", "src=", "@import"] {
+        assert!(
+            !page.contains(banned),
+            "the page must fetch nothing: {banned}"
+        );
+    }
+    for fact in [
+        "deadline 2025-09-30",
+        "back-paid 2025-06-15",
+        "benefits from 2025-06-16",
+    ] {
+        assert!(page.contains(fact), "page lacks the mark {fact:?}");
+    }
+    // One strip cell per month, coloured by benefit (active green, restored blue).
+    assert_eq!(
+        page.matches("stroke=\"#fff\" stroke-width=\"1\"").count(),
+        6
+    );
+    assert_eq!(page.matches("fill=\"#4fc3f7\" stroke=\"#fff\"").count(), 2);
+    assert_eq!(page.matches("fill=\"#66bb6a\" stroke=\"#fff\"").count(), 4);
+    // The same facts as the JSON: every month's reason and rule sentence, every
+    // parameter with its block and reference.
+    let json = util::ledgerflow(&[&base[..], &["json"]].concat());
+    json.expect_ok();
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("json");
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+            .replace('\'', "&#39;")
+    };
+    for m in v["months"].as_array().expect("months") {
+        let why = m["why"].as_str().expect("why");
+        assert!(page.contains(&esc(why)), "page lacks the rule for {m}");
+        assert!(page.contains(&format!(
+            "<td>{}</td>",
+            m["reason"].as_str().expect("reason")
+        )));
+    }
+    let params = v["parameters"].as_array().expect("parameters");
+    assert!(!params.is_empty());
+    for p in params {
+        let key = p["key"].as_str().expect("key");
+        assert!(page.contains(&format!("<code>{key}</code>")), "{key}");
+    }
+    let rate = params
+        .iter()
+        .find(|p| p["key"] == "employee_rate")
+        .expect("employee_rate");
+    let reference = rate["reference"]
+        .as_str()
+        .expect("the national block has a reference");
+    assert!(reference.contains("38号"), "{reference}");
+    assert!(page.contains(&esc(reference)));
+    // The text form shows the reference beside the value.
+    let text = util::ledgerflow(&base[..6]);
+    text.expect_ok();
+    assert!(
+        text.stdout
+            .lines()
+            .any(|l| l.contains("employee_rate = 0.1") && l.contains("38号")),
+        "{}",
+        text.stdout
+    );
+}

@@ -15,29 +15,10 @@ cd "$root"
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/ledgerflow-report.XXXXXX")"
 out="$tmp/out"
 
-chromium="${CHROMIUM:-}"
-if [[ -z "$chromium" ]]; then
-    for c in /usr/bin/chromium /usr/bin/chromium-browser /usr/bin/google-chrome; do
-        if [[ -x "$c" ]]; then chromium="$c"; break; fi
-    done
-fi
-if [[ -z "$chromium" ]]; then
-    echo "render_report: chromium not found; install it with: apt-get install -y chromium" >&2
-    exit 2
-fi
-
-# A target folder shared between worktrees (CARGO_TARGET_DIR) can hold another
-# checkout's binary that cargo takes for fresh, and another checkout's build can
-# replace ours at any time: touch the crate roots so that this checkout is built,
-# and run a copy taken as soon as cargo is done (this is `cargo run`, made safe).
-touch src/lib.rs src/main.rs
-bin="$(cargo build --quiet --message-format=json-render-diagnostics |
-    python3 -c 'import json,sys
-for l in sys.stdin:
-    m = json.loads(l)
-    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "ledgerflow":
-        print(m["executable"])')"
-cp "$bin" "$tmp/ledgerflow"
+# shellcheck source=tests/render_lib.sh
+source "$root/tests/render_lib.sh"
+render_find_chromium render_report
+render_build
 
 if [[ -d sample_data ]]; then
     pipeline="pipelines/sample.toml"
@@ -131,86 +112,13 @@ if [[ ${#reports[@]} -ne 1 ]]; then
     exit 1
 fi
 report="${reports[0]}"
-if grep -Eq 'https?://|<script' "$report"; then
-    echo "render_report: $report refers to the network or has a script" >&2
-    exit 1
-fi
+render_self_contained render_report "$report"
 
 png="$tmp/report.png"
-profile="$tmp/chromium-profile"
-mkdir -p "$profile"
-"$chromium" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
-    --disable-background-networking --disable-component-update --disable-sync \
-    --user-data-dir="$profile" --window-size=1280,2400 \
-    --screenshot="$png" "file://$report" >"$tmp/chromium.log" 2>&1 || {
-    echo "render_report: chromium failed, see $tmp/chromium.log" >&2
-    exit 1
-}
+render_screenshot render_report "$report" "$png" 2400
 
-python3 - "$png" <<'EOF'
-# A small PNG reader (8-bit RGB/RGBA, non-interlaced: what Chromium writes).
-import struct, sys, zlib
-path = sys.argv[1]
-data = open(path, "rb").read()
-assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
-pos, idat = 8, b""
-while pos < len(data):
-    n, kind = struct.unpack(">I4s", data[pos:pos + 8])
-    body = data[pos + 8:pos + 8 + n]
-    if kind == b"IHDR":
-        w, h, depth, ctype, _, _, interlace = struct.unpack(">IIBBBBB", body)
-    elif kind == b"IDAT":
-        idat += body
-    pos += 12 + n
-assert depth == 8 and ctype in (2, 6) and interlace == 0, (depth, ctype, interlace)
-bpp = 3 if ctype == 2 else 4
-raw = zlib.decompress(idat)
-stride = w * bpp
-prev = bytearray(stride)
-colours = {}
-for y in range(h):
-    f = raw[y * (stride + 1)]
-    line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
-    if f == 1:
-        for i in range(bpp, stride):
-            line[i] = (line[i] + line[i - bpp]) & 255
-    elif f == 2:
-        line = bytearray((a + b) & 255 for a, b in zip(line, prev))
-    elif f == 3:
-        for i in range(stride):
-            left = line[i - bpp] if i >= bpp else 0
-            line[i] = (line[i] + ((left + prev[i]) >> 1)) & 255
-    elif f == 4:
-        for i in range(stride):
-            a = line[i - bpp] if i >= bpp else 0
-            b, c = prev[i], (prev[i - bpp] if i >= bpp else 0)
-            p = a + b - c
-            pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-            line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
-    for x in range(0, stride, bpp):
-        px = bytes(line[x:x + 3])
-        colours[px] = colours.get(px, 0) + 1
-    prev = line
-total = w * h
-background = max(colours.values())
-ink = total - background
-palette = {"active": "66bb6a", "suspended": "e57373", "employee gaps": "5c6bc0",
-           "resident gaps": "ab47bc", "one-series bars": "5c7cfa"}
-drawn = [name for name, hexc in palette.items() if colours.get(bytes.fromhex(hexc), 0) >= 50]
-print(f"{path}: {w}x{h}, {len(data)} bytes, {len(colours)} colours, "
-      f"{100 * ink / total:.1f} % not background, bars drawn: {', '.join(drawn) or 'none'}")
-problems = []
-if len(data) < 20_000:
-    problems.append("file smaller than 20 kB")
-if len(colours) < 16:
-    problems.append("fewer than 16 colours")
-if ink < total // 50:
-    problems.append("less than 2 % of pixels differ from the background")
 # Which series have bars depends on the data; two palette colours at least must show.
-if len(drawn) < 2:
-    problems.append("chart colours not drawn (bars missing)")
-if problems:
-    sys.exit("render_report: blank or broken screenshot: " + "; ".join(problems))
-EOF
+python3 tests/png_check.py "$png" render_report 2 active=66bb6a suspended=e57373 \
+    "employee gaps=5c6bc0" "resident gaps=ab47bc" "one-series bars=5c7cfa"
 echo "report: $report"
 echo "screenshot: $png"

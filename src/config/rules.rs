@@ -134,6 +134,8 @@ struct Block {
     /// `"*"` or 2/4/6 digits.
     region: String,
     effective_from: Month,
+    /// The document these values come from (`reference = "…"`), shown by `explain`.
+    reference: Option<String>,
     values: BTreeMap<&'static str, Value>,
 }
 
@@ -152,6 +154,7 @@ pub struct Source {
     pub value: String,
     pub block_region: String,
     pub effective_from: Month,
+    pub reference: Option<String>,
 }
 
 impl RuleSet {
@@ -313,6 +316,7 @@ impl RuleSet {
                     value: b.values.get(key)?.render(),
                     block_region: b.region.clone(),
                     effective_from: b.effective_from,
+                    reference: b.reference.clone(),
                 })
             })
             .collect()
@@ -368,9 +372,19 @@ fn parse_block(n: usize, t: &toml::Table) -> std::result::Result<Block, String> 
     let here = |key: &str| {
         format!("[[params]] #{n} (region {region}, effective_from {effective_from}): key `{key}`")
     };
+    let reference = match t.get("reference") {
+        None => None,
+        Some(toml::Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Some(_) => {
+            return Err(format!(
+                "{}: expected a non-empty string",
+                here("reference")
+            ));
+        }
+    };
     let mut values = BTreeMap::new();
     for (key, v) in t {
-        if key == "region" || key == "effective_from" {
+        if key == "region" || key == "effective_from" || key == "reference" {
             continue;
         }
         if key == "subsidy_ratio" {
@@ -405,6 +419,7 @@ fn parse_block(n: usize, t: &toml::Table) -> std::result::Result<Block, String> 
     Ok(Block {
         region,
         effective_from,
+        reference,
         values,
     })
 }
@@ -735,6 +750,34 @@ short_gap_max_months = 1
             .unwrap();
         assert_eq!((s.value.as_str(), s.block_region.as_str()), ("4", "3205"));
         assert_eq!(s.effective_from, m("2022-01"));
+    }
+
+    #[test]
+    fn a_block_reference_reaches_the_sources_of_its_values() {
+        let rules = load(
+            r#"
+[[params]]
+region = "35"
+effective_from = "2025-01"
+reference = "闽政办〔2025〕3号"
+resident_grace_until = "02-28"
+"#,
+        )
+        .unwrap();
+        let src = rules.sources(350102, m("2025-06"));
+        let by_key = |k: &str| src.iter().find(|s| s.key == k).unwrap().clone();
+        assert_eq!(
+            by_key("resident_grace_until").reference.as_deref(),
+            Some("闽政办〔2025〕3号")
+        );
+        // A value from a block without a reference has none.
+        assert_eq!(by_key("employee_rate").reference, None);
+        // A reference must be a non-empty string; it names block and key.
+        let err =
+            load("\n[[params]]\nregion = \"35\"\neffective_from = \"2025-01\"\nreference = 3\n")
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("key `reference`"), "{err}");
     }
 
     #[test]

@@ -115,7 +115,8 @@ impl MonthStatus {
 
 /// The worse of a bridged gap's reading and the earlier gaps' reading (RULES.md §9),
 /// ordered `suspended < waiting < reduced < restored < active`; on a tie the bridged
-/// gap's own reading. Records both readings when they differ.
+/// gap's own reading. Records both readings when they differ and the earlier gaps
+/// impose something (an earlier reading of `active` can never win: nothing to explain).
 fn worse_of(with_bridged: MonthStatus, earlier: MonthStatus) -> MonthStatus {
     let (a, b) = (with_bridged.reading(), earlier.reading());
     let mut status = if earlier.benefit < with_bridged.benefit {
@@ -123,7 +124,7 @@ fn worse_of(with_bridged: MonthStatus, earlier: MonthStatus) -> MonthStatus {
     } else {
         with_bridged
     };
-    status.readings = (a != b).then_some([a, b]);
+    status.readings = (a != b && b.benefit != Benefit::Active).then_some([a, b]);
     status
 }
 

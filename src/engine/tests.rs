@@ -1288,11 +1288,16 @@ fn readings_of_a_bridged_gap_month_are_kept_for_explain() {
 
 #[test]
 fn a_bridged_gap_alone_still_restores_and_resumes() {
-    // With no earlier gap the "earlier reading" is the normal one: S01 unchanged.
+    // With no earlier gap the "earlier reading" is the normal one: S01 unchanged,
+    // and there is nothing to explain (no second reading kept).
     let b = run(S01, "2025-06");
     let ms = months(&b);
     assert_eq!(ms[3].1, Benefit::Restored);
     assert_eq!(ms[5], ("2025-06".into(), Benefit::Active, Reason::Paid));
+    let (rows, ranges) = sort_for_engine(ledger(S01));
+    let pr = PersonRows::slice(&rows, ranges[0].clone());
+    let e = employee::evaluate(&pr, &Params::national_defaults(), m("2025-06")).unwrap();
+    assert!(e.statuses.iter().all(|s| s.readings.is_none()));
 }
 
 #[test]
