@@ -11,32 +11,22 @@ use crate::shard::Shard;
 use crate::{carry, manifest, output, report, validate};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// Progress lines on stderr — only on a terminal and without `--quiet` (CONTRACT §1).
+/// Progress messages of one command; [`crate::log`] decides how they are shown
+/// (lines on a terminal, JSON objects with `--log-format json`, nothing with `--quiet`).
 pub struct Progress {
-    enabled: bool,
-    start: Instant,
+    quiet: bool,
 }
 
 impl Progress {
     pub fn new(quiet: bool) -> Progress {
-        Progress {
-            enabled: !quiet && std::io::stderr().is_terminal(),
-            start: Instant::now(),
-        }
+        Progress { quiet }
     }
     pub fn say(&self, msg: impl AsRef<str>) {
-        if self.enabled {
-            eprintln!(
-                "[{:>7.2}s] {}",
-                self.start.elapsed().as_secs_f64(),
-                msg.as_ref()
-            );
-        }
+        crate::log::progress(msg.as_ref(), self.quiet);
     }
 }
 
@@ -71,8 +61,9 @@ impl Timings {
     pub fn time<T>(&mut self, stage: &str, f: impl FnOnce() -> T) -> T {
         let t = Instant::now();
         let v = f();
-        self.0
-            .insert(stage.to_string(), t.elapsed().as_millis() as u64);
+        let ms = t.elapsed().as_millis() as u64;
+        self.0.insert(stage.to_string(), ms);
+        crate::log::stage(stage, ms);
         v
     }
 }
@@ -446,14 +437,15 @@ fn run_incremental(
 
 /// The one-line message of a failed data-quality gate (exit code 3), on stderr.
 pub fn report_quality_gate(pipeline: &Pipeline, totals: &manifest::Totals) {
-    eprintln!(
-        "ledgerflow: {}: reject ratio {:.4} ({} of {} ledger rows) exceeds [quality] max_reject_ratio = {}",
+    let msg = format!(
+        "{}: reject ratio {:.4} ({} of {} ledger rows) exceeds [quality] max_reject_ratio = {}",
         pipeline.path.display(),
         totals.reject_ratio(),
         totals.rows_rejected,
         totals.rows_read,
         pipeline.max_reject_ratio.unwrap_or(1.0)
     );
+    crate::log::error(&msg, 3);
 }
 
 /// `ledgerflow merge-manifests`: publishes the shards of one `as_of` (see [`crate::shard`]).

@@ -21,6 +21,7 @@ pub mod generate;
 pub mod id;
 pub mod ingest;
 pub mod ledger;
+pub mod log;
 pub mod manifest;
 pub mod output;
 pub mod report;

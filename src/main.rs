@@ -60,9 +60,12 @@ enum Command {
         /// Evaluate only shard K of N (0-based); finish with `merge-manifests`.
         #[arg(long, value_parser = parse_shard)]
         shard: Option<Shard>,
-        /// Silence progress on stderr.
+        /// Silence progress and the summary on stderr (errors are still printed).
         #[arg(long)]
         quiet: bool,
+        /// Stderr: `text` (progress on a terminal, else one summary line) or `json` lines.
+        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
     },
     /// Publish the N shard runs of one month as a snapshot and write its manifest.
     MergeManifests {
@@ -74,6 +77,9 @@ enum Command {
         shards: u32,
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Stderr: `text` (progress on a terminal, else one summary line) or `json` lines.
+        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
     },
     /// Write one snapshot per month from --from to --to (inputs are read once).
     Backfill {
@@ -88,12 +94,15 @@ enum Command {
         /// Worker threads (default: all cores).
         #[arg(long)]
         threads: Option<usize>,
-        /// Silence progress on stderr.
+        /// Silence progress and the summary on stderr (errors are still printed).
         #[arg(long)]
         quiet: bool,
         /// Recompute months whose manifest says they are up to date.
         #[arg(long)]
         force: bool,
+        /// Stderr: `text` (progress on a terminal, else one summary line) or `json` lines.
+        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
     },
     /// Read and validate the inputs; print the counts; write no tables.
     Validate {
@@ -129,6 +138,15 @@ enum Command {
     },
 }
 
+/// `--log-format` (CONTRACT §1): how stderr speaks — see `ledgerflow::log`.
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    /// Progress lines on a terminal; otherwise one summary line at the end.
+    Text,
+    /// One JSON object per line: progress, stages, snapshots, summary, errors.
+    Json,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum ExplainFormat {
     Text,
@@ -154,13 +172,29 @@ fn main() -> ExitCode {
     match dispatch(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("ledgerflow: {e}");
-            ExitCode::from(match e {
+            let code = match e {
                 Error::Usage(_) => 2,
                 _ => 1,
-            })
+            };
+            ledgerflow::log::error(&e.to_string(), code);
+            ledgerflow::log::summary(code);
+            ExitCode::from(code)
         }
     }
+}
+
+fn start_log(format: LogFormat, quiet: bool, command: &str) {
+    let format = match format {
+        LogFormat::Text => ledgerflow::log::Format::Text,
+        LogFormat::Json => ledgerflow::log::Format::Json,
+    };
+    ledgerflow::log::init(format, quiet, command);
+}
+
+/// The summary line of a finished command; returns its exit status.
+fn finish(code: u8) -> u8 {
+    ledgerflow::log::summary(code);
+    code
 }
 
 fn set_threads(threads: Option<usize>) -> Result<(), Error> {
@@ -190,7 +224,9 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             incremental,
             shard,
             quiet,
+            log_format,
         } => {
+            start_log(log_format, quiet, "run");
             set_threads(threads)?;
             let outcome = commands::run(&RunOptions {
                 pipeline,
@@ -201,7 +237,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                 incremental,
                 memory_budget,
             })?;
-            Ok(if outcome.quality_gate_failed { 3 } else { 0 })
+            Ok(finish(if outcome.quality_gate_failed { 3 } else { 0 }))
         }
         Command::Backfill {
             pipeline,
@@ -211,7 +247,9 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             threads,
             quiet,
             force,
+            log_format,
         } => {
+            start_log(log_format, quiet, "backfill");
             set_threads(threads)?;
             let outcome = commands::backfill(&commands::BackfillOptions {
                 pipeline,
@@ -229,16 +267,18 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             for (m, what) in lines {
                 println!("{m} {what}");
             }
-            Ok(if outcome.quality_gate_failed { 3 } else { 0 })
+            Ok(finish(if outcome.quality_gate_failed { 3 } else { 0 }))
         }
         Command::MergeManifests {
             pipeline,
             as_of,
             shards,
             out,
+            log_format,
         } => {
+            start_log(log_format, false, "merge-manifests");
             commands::merge_manifests(&pipeline, out, as_of, shards)?;
-            Ok(0)
+            Ok(finish(0))
         }
         Command::Validate { pipeline, as_of } => {
             let outcome = commands::validate(&pipeline, as_of)?;

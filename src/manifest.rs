@@ -191,7 +191,31 @@ pub fn path(out: &Path, as_of: Month) -> PathBuf {
 pub fn write(out: &Path, manifest: &Manifest) -> Result<PathBuf> {
     let as_of =
         Month::parse(&manifest.as_of).ok_or_else(|| Error::Internal("manifest as_of".into()))?;
-    write_to(&path(out, as_of), manifest)
+    let written = write_to(&path(out, as_of), manifest)?;
+    crate::log::snapshot(manifest.log_snapshot());
+    Ok(written)
+}
+
+impl Manifest {
+    /// What the run's summary line reports about this snapshot.
+    pub fn log_snapshot(&self) -> crate::log::Snapshot {
+        let rows = |table: &str| {
+            self.outputs
+                .iter()
+                .filter(|o| o.table == table)
+                .map(|o| o.rows)
+                .sum()
+        };
+        crate::log::Snapshot {
+            as_of: self.as_of.clone(),
+            people: rows("person_status"),
+            rows_read: self.totals.rows_read,
+            rows_accepted: self.totals.rows_accepted,
+            rows_rejected: self.totals.rows_rejected,
+            future_rows: self.totals.future_rows,
+            findings: rows("findings"),
+        }
+    }
 }
 
 /// Writes the manifest atomically to `p`; returns `p`.

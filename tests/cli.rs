@@ -719,3 +719,116 @@ fn explain_html_is_one_self_contained_page_with_the_json_facts() {
         text.stdout
     );
 }
+
+#[test]
+fn without_a_terminal_a_run_prints_one_summary_line() {
+    let dir = util::temp_dir("cli-log-text");
+    let pipe = util::write_pipeline(&dir, LEDGER_01, None);
+    let run = util::ledgerflow(&["run", s(&pipe), "--as-of", "2025-06"]);
+    run.expect_ok();
+    assert_eq!(run.stdout, "", "results never go to stdout");
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one summary line, got:\n{}", run.stderr);
+    let m = util::read_manifest(&dir.join("out"), "2025-06");
+    let t = &m["totals"];
+    let want = format!(
+        "ledgerflow run: as_of 2025-06 people 1 rows read {} accepted {} rejected {} future {} findings 0 exit 0 wall ",
+        t["rows_read"], t["rows_accepted"], t["rows_rejected"], t["future_rows"]
+    );
+    assert!(lines[0].starts_with(&want), "{}\nwanted {want}", lines[0]);
+    assert!(lines[0].ends_with('s'));
+    // --quiet: nothing at all.
+    let run = util::ledgerflow(&["run", s(&pipe), "--as-of", "2025-06", "--quiet"]);
+    run.expect_ok();
+    assert_eq!(run.stderr, "");
+}
+
+#[test]
+fn json_logs_are_one_object_per_line_with_every_stage_and_the_summary() {
+    let dir = util::temp_dir("cli-log-json");
+    let pipe = util::write_pipeline(&dir, LEDGER_01, None);
+    let run = util::ledgerflow(&[
+        "run",
+        s(&pipe),
+        "--as-of",
+        "2025-06",
+        "--log-format",
+        "json",
+    ]);
+    run.expect_ok();
+    assert_eq!(run.stdout, "");
+    let events: Vec<serde_json::Value> = run
+        .stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(
+        events
+            .iter()
+            .all(|e| e["command"] == "run" && e["elapsed_ms"].is_u64())
+    );
+    let m = util::read_manifest(&dir.join("out"), "2025-06");
+    let stages: Vec<&str> = events
+        .iter()
+        .filter(|e| e["event"] == "stage")
+        .filter_map(|e| e["stage"].as_str())
+        .collect();
+    let timings = m["stage_timings_ms"].as_object().expect("stage timings");
+    assert!(!timings.is_empty());
+    for stage in timings.keys() {
+        assert!(
+            stages.contains(&stage.as_str()),
+            "no stage line for {stage}: {stages:?}"
+        );
+    }
+    let summary = events.last().expect("a summary");
+    assert_eq!(summary["event"], "summary");
+    assert_eq!(summary["exit_status"], 0);
+    assert_eq!(summary["as_of"], "2025-06");
+    assert_eq!(summary["people"], 1);
+    assert_eq!(summary["snapshots"], 1);
+    for k in ["rows_read", "rows_accepted", "rows_rejected", "future_rows"] {
+        assert_eq!(summary[k], m["totals"][k], "{k}");
+    }
+    assert!(events.iter().any(|e| e["event"] == "snapshot"));
+
+    // An error is an object too, with the exit status.
+    let run = util::ledgerflow(&["run", s(&dir.join("missing.toml")), "--log-format", "json"]);
+    run.expect_code(1);
+    let error: serde_json::Value =
+        serde_json::from_str(run.stderr.lines().next().expect("a line")).expect("JSON");
+    assert_eq!(
+        (error["event"].as_str(), error["exit_status"].as_u64()),
+        (Some("error"), Some(1))
+    );
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("missing.toml"))
+    );
+
+    // backfill: one snapshot per month, the summary counts them.
+    let run = util::ledgerflow(&[
+        "backfill",
+        s(&pipe),
+        "--from",
+        "2025-04",
+        "--to",
+        "2025-06",
+        "--out",
+        s(&dir.join("backfill")),
+        "--log-format",
+        "json",
+    ]);
+    run.expect_ok();
+    let last: serde_json::Value =
+        serde_json::from_str(run.stderr.lines().last().expect("a line")).expect("JSON");
+    assert_eq!(
+        (last["event"].as_str(), last["command"].as_str()),
+        (Some("summary"), Some("backfill"))
+    );
+    assert_eq!(
+        (last["as_of"].as_str(), last["snapshots"].as_u64()),
+        (Some("2025-06"), Some(3))
+    );
+}

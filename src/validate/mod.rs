@@ -202,6 +202,7 @@ impl Reading {
         let window = 2 * rayon::current_num_threads().max(1);
         let mut rows = LedgerRows::default();
         let mut text_keys: Vec<u64> = Vec::new();
+        crate::log::reading_started(paths.len() as u64);
         for batch in paths.chunks(window) {
             let first = self.files.len();
             let encoding = self.encoding;
@@ -244,6 +245,7 @@ impl Reading {
             for (out, path) in outs.into_iter().zip(batch) {
                 let out = out?;
                 let file = file_index(self.files.len())?;
+                crate::log::file_read(out.file.rows_read);
                 self.add_file(out.file, path, out.rejects);
                 // Each part is freed once copied, so a file's rows are held once.
                 for part in out.parts {
@@ -253,6 +255,7 @@ impl Reading {
                 }
             }
         }
+        crate::log::reading_finished();
         self.drop_duplicates(&mut rows, text_keys, cache)?;
         Ok(rows)
     }
