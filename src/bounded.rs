@@ -2,7 +2,9 @@
 //! inputs look larger than the memory available).
 //!
 //! The checked ledger rows are spilled into `N` person buckets under
-//! `OUT/_staging/spill/` ([`crate::validate::buckets`]); then one bucket at a time is
+//! `OUT/_staging/spill/`, or the pipeline's state folder
+//! ([`crate::privacy::state_dirs`]; [`crate::validate::buckets`]), removed on every
+//! exit path; then one bucket at a time is
 //! deduplicated, evaluated and written as `part-<bucket>.parquet` of every person
 //! table, staged under `OUT/_staging/`. When all buckets are done the rejects are
 //! written (one part) and every table's parts are published together, as in a plain
@@ -134,7 +136,7 @@ pub fn run(
             pipeline.claims.as_deref(),
             pipeline.encoding,
             count,
-            &staging.join("spill"),
+            &crate::privacy::state_dirs(&pipeline)?.spill,
         )
     })?;
     let as_of: Month = match opts.as_of.or(b.max_period) {

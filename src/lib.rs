@@ -23,6 +23,7 @@ pub mod ingest;
 pub mod ledger;
 pub mod manifest;
 pub mod output;
+pub mod privacy;
 pub mod report;
 pub mod shard;
 pub mod validate;

@@ -152,7 +152,7 @@ fn main() -> ExitCode {
     match dispatch(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("ledgerflow: {e}");
+            eprintln!("ledgerflow: {}", ledgerflow::privacy::shown(&e.to_string()));
             ExitCode::from(match e {
                 Error::Usage(_) => 2,
                 _ => 1,
