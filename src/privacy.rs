@@ -174,7 +174,8 @@ pub struct StateDirs {
 
 /// The working folders of a pipeline's runs. With `[privacy] state_dir` they live
 /// there (`cache/`, `spill/run-<pid>/`), in a folder made mode 0700 (only the job's
-/// user may enter it) that must lie outside the output folder; spill folders of runs
+/// user may enter it) that must lie outside the output folder and not hold it (its
+/// mode would lock analysts out); spill folders of runs
 /// that are no longer alive are removed. Without it a pseudonymised pipeline has no
 /// place for them (an error naming the key); other pipelines keep the old places
 /// `OUT/_cache/` and `OUT/_staging/spill/`.
@@ -199,11 +200,12 @@ pub fn state_dirs(pipeline: &Pipeline) -> Result<StateDirs> {
         .out_dir
         .canonicalize()
         .unwrap_or_else(|_| std::path::absolute(&pipeline.out_dir).unwrap_or_default());
-    if state.starts_with(&out) {
+    // Inside OUT analysts could read it; holding OUT, its mode 0700 would lock them out.
+    if state.starts_with(&out) || out.starts_with(&state) {
         return Err(Error::config(
             &pipeline.path,
             format!(
-                "[privacy] key `state_dir`: {} lies inside the output folder {}; it must be outside it",
+                "[privacy] key `state_dir`: {} and the output folder {} are nested; the state folder must be outside the output folder and not hold it",
                 shown(&dir.display().to_string()),
                 shown(&pipeline.out_dir.display().to_string())
             ),

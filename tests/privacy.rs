@@ -424,6 +424,17 @@ fn pseudonymised_working_files_need_a_private_state_folder() {
     let r = util::ledgerflow_env(&args, &env());
     r.expect_code(1);
     assert!(r.stderr.contains("must be outside"), "{}", r.stderr);
+    // Nor may it hold the output folder (mode 0700 would lock analysts out of it).
+    util::write(
+        &pipe,
+        &text.replace(
+            "pseudonymize = true",
+            "pseudonymize = true\nstate_dir = \".\"",
+        ),
+    );
+    let r = util::ledgerflow_env(&args, &env());
+    r.expect_code(1);
+    assert!(r.stderr.contains("not hold it"), "{}", r.stderr);
     // A plain pseudonymised run writes no working files and needs no state folder.
     util::write(&pipe, &text);
     util::ledgerflow_env(&["run", s(&pipe), "--as-of", "2025-01"], &env()).expect_ok();
