@@ -414,27 +414,17 @@ fn pseudonymised_working_files_need_a_private_state_folder() {
     assert!(!dir.join("out").join("_cache").exists());
 
     let text = fs::read_to_string(&pipe).expect("pipeline");
-    util::write(
-        &pipe,
-        &text.replace(
-            "pseudonymize = true",
-            "pseudonymize = true\nstate_dir = \"out/state\"",
-        ),
-    );
-    let r = util::ledgerflow_env(&args, &env());
-    r.expect_code(1);
-    assert!(r.stderr.contains("must be outside"), "{}", r.stderr);
-    // Nor may it hold the output folder (mode 0700 would lock analysts out of it).
-    util::write(
-        &pipe,
-        &text.replace(
-            "pseudonymize = true",
-            "pseudonymize = true\nstate_dir = \".\"",
-        ),
-    );
-    let r = util::ledgerflow_env(&args, &env());
-    r.expect_code(1);
-    assert!(r.stderr.contains("not hold it"), "{}", r.stderr);
+    // Not inside OUT (analysts read it), nor holding it (0700 would lock them out).
+    for (state_dir, says) in [("out/state", "must be outside"), (".", "not hold it")] {
+        let line = format!(
+            "pseudonymize = true\nstate_dir = {}",
+            util::toml_str(state_dir)
+        );
+        util::write(&pipe, &text.replace("pseudonymize = true", &line));
+        let r = util::ledgerflow_env(&args, &env());
+        r.expect_code(1);
+        assert!(r.stderr.contains(says), "{state_dir}: {}", r.stderr);
+    }
     // A plain pseudonymised run writes no working files and needs no state folder.
     util::write(&pipe, &text);
     util::ledgerflow_env(&["run", s(&pipe), "--as-of", "2025-01"], &env()).expect_ok();
