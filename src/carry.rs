@@ -22,9 +22,10 @@
 //! state and a changed file without a cache entry: the result never depends on the
 //! state, only the work does.
 //!
-//! Stored at `OUT/_cache/results[-<k>of<n>].state` (or in the pipeline's state folder) after the snapshot is published,
-//! written atomically; results and file list always belong together, so a crash
-//! between publishing and storing only means a larger next run. The ledger cache keeps
+//! Stored at `OUT/_cache/results[-<k>of<n>].state` (with `[privacy] state_dir`, in
+//! that folder's `cache/`) after the snapshot is published, written atomically;
+//! results and file list always belong together, so a crash between publishing and
+//! storing only means a larger next run. The ledger cache keeps
 //! the entries of the state's files until the new state is stored.
 //!
 //! Format (little-endian, [`crate::binfmt`], sealed with a checksum): magic, context, files (`kind u8, path,

@@ -22,8 +22,9 @@ use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-/// The shortest accepted key, in bytes (256 bits of key material at most one byte per
-/// character; shorter secrets are guessable by brute force against known IDs).
+/// The shortest accepted key, in bytes: 256 bits when every byte is random. IDs are
+/// few and structured, so a short key can be found by trying keys against one known
+/// ID's `person_key`.
 pub const MIN_KEY_BYTES: usize = 32;
 
 /// Digits that make a span ID-like.
@@ -65,7 +66,8 @@ pub fn check_key(value: Option<&[u8]>) -> Result<Vec<u8>, KeyProblem> {
     Ok(v.to_vec())
 }
 
-/// The value of `LEDGERFLOW_PSEUDONYM_KEY`, checked (non-UTF-8 bytes are kept as they are).
+/// The value of `LEDGERFLOW_PSEUDONYM_KEY`, checked (non-UTF-8 bytes are kept as
+/// they are).
 pub fn key_from_env() -> Result<Vec<u8>, KeyProblem> {
     let value = std::env::var_os("LEDGERFLOW_PSEUDONYM_KEY");
     #[cfg(unix)]
