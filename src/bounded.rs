@@ -1,10 +1,12 @@
 //! Runs in bounded memory (`run --memory-budget SIZE`, and automatically when the
 //! inputs look larger than the memory available).
 //!
-//! The checked ledger rows are spilled into `N` person buckets under
-//! `OUT/_staging/spill/` ([`crate::validate::buckets`]); then one bucket at a time is
-//! deduplicated, evaluated and written as `part-<bucket>.parquet` of every person
-//! table, staged under `OUT/_staging/`. When all buckets are done the rejects are
+//! The checked ledger rows are spilled into `N` person buckets
+//! ([`crate::validate::buckets`]) under `OUT/_staging/spill/`, or with `[privacy]
+//! state_dir` under that folder's `spill/run-<pid>/` ([`crate::privacy::state_dirs`]),
+//! removed on every exit path; then one bucket at a time is deduplicated, evaluated
+//! and written as `part-<bucket>.parquet` of every person table, staged under
+//! `OUT/_staging/`. When all buckets are done the rejects are
 //! written (one part) and every table's parts are published together, as in a plain
 //! run. The rows are exactly those of an in-memory run, spread over `N` part files,
 //! each sorted by `person_key`.
@@ -134,7 +136,7 @@ pub fn run(
             pipeline.claims.as_deref(),
             pipeline.encoding,
             count,
-            &staging.join("spill"),
+            &crate::privacy::state_dirs(&pipeline)?.spill,
         )
     })?;
     let as_of: Month = match opts.as_of.or(b.max_period) {

@@ -22,9 +22,10 @@
 //! state and a changed file without a cache entry: the result never depends on the
 //! state, only the work does.
 //!
-//! Stored at `OUT/_cache/results[-<k>of<n>].state` after the snapshot is published,
-//! written atomically; results and file list always belong together, so a crash
-//! between publishing and storing only means a larger next run. The ledger cache keeps
+//! Stored at `OUT/_cache/results[-<k>of<n>].state` (with `[privacy] state_dir`, in
+//! that folder's `cache/`) after the snapshot is published, written atomically;
+//! results and file list always belong together, so a crash between publishing and
+//! storing only means a larger next run. The ledger cache keeps
 //! the entries of the state's files until the new state is stored.
 //!
 //! Format (little-endian, [`crate::binfmt`], sealed with a checksum): magic, context, files (`kind u8, path,
@@ -227,13 +228,14 @@ fn differing(a: &[(PersonId, u64)], b: &[(PersonId, u64)], out: &mut Vec<PersonI
     }
 }
 
-/// Where the state of a run (or of one shard's runs) is kept.
-pub fn path(out: &Path, shard: Option<crate::shard::Shard>) -> PathBuf {
+/// Where the state of a run (or of one shard's runs) is kept, in the cache folder
+/// `cache` (`OUT/_cache`, or the pipeline's state folder: [`crate::privacy::state_dirs`]).
+pub fn path(cache: &Path, shard: Option<crate::shard::Shard>) -> PathBuf {
     let name = match shard {
         None => "results.state".to_string(),
         Some(s) => format!("results-{}of{}.state", s.index, s.count),
     };
-    out.join("_cache").join(name)
+    cache.join(name)
 }
 
 /// Removes what a killed run left while storing this state (its temporary files).

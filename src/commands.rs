@@ -26,7 +26,7 @@ impl Progress {
         Progress { quiet }
     }
     pub fn say(&self, msg: impl AsRef<str>) {
-        crate::log::progress(msg.as_ref(), self.quiet);
+        crate::log::progress(&crate::privacy::shown(msg.as_ref()), self.quiet);
     }
 }
 
@@ -39,7 +39,8 @@ pub struct RunOptions {
     /// Evaluate and write only this shard's people (see [`crate::shard`]).
     pub shard: Option<Shard>,
     /// Reuse the checked rows of unchanged ledger files (`OUT/_cache/ledger/`) and the
-    /// results of untouched people (`OUT/_cache/results.state`, see [`crate::carry`]).
+    /// results of untouched people (`OUT/_cache/results.state`, see [`crate::carry`]);
+    /// with `[privacy] state_dir` both live there ([`crate::privacy::state_dirs`]).
     pub incremental: bool,
     /// Process people in spilled buckets to stay under this many bytes (see
     /// [`crate::bounded`]); without it, buckets are used only when the inputs look
@@ -88,9 +89,21 @@ pub fn load(
     if let Some(out) = out {
         pipeline.out_dir = out;
     }
+    // Before anything is read: a missing or weak key stops here, and from here on
+    // every printed line is masked.
+    key_mode(&pipeline)?;
+    // The state folder is checked (and a killed run's spill files removed) by every
+    // run that has one; the ledger cache lives there.
+    let state = if incremental || pipeline.state_dir.is_some() {
+        Some(crate::privacy::state_dirs(&pipeline)?)
+    } else {
+        None
+    };
     let rules = RuleSet::load(&pipeline.rules_path)?;
     progress.say(format!("rules {} loaded", pipeline.rules_path.display()));
-    let cache = incremental.then(|| pipeline.out_dir.join("_cache").join("ledger"));
+    let cache = state
+        .filter(|_| incremental)
+        .map(|s| s.cache.join("ledger"));
     let inputs = timings.time("read_and_validate", || {
         validate::read_inputs_cached(
             &pipeline.ledger,
@@ -279,6 +292,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
         if let Some(out) = &opts.out {
             pipeline.out_dir = out.clone();
         }
+        key_mode(&pipeline)?;
         let count = crate::bounded::buckets_needed(&pipeline, opts.memory_budget)?;
         if count > 1 {
             if opts.incremental && opts.memory_budget.is_none() {
@@ -346,7 +360,8 @@ fn run_incremental(
     progress: &Progress,
     mut timings: Timings,
 ) -> Result<RunOutcome> {
-    let state_path = carry::path(&loaded.pipeline.out_dir, shard);
+    let cache_dir = crate::privacy::state_dirs(&loaded.pipeline)?.cache;
+    let state_path = carry::path(&cache_dir, shard);
     carry::clean_leftovers(&state_path);
     let inputs = &loaded.inputs;
     let claims_given = inputs.files.iter().any(|f| f.kind == InputKind::Claims);
@@ -365,7 +380,7 @@ fn run_incremental(
     });
     let future = future_rows_per_file(&inputs.ledger, as_of.last_day(), inputs.files.len());
     let mut merged = None;
-    let cache = loaded.pipeline.out_dir.join("_cache").join("ledger");
+    let cache = cache_dir.join("ledger");
     let encoding = loaded.pipeline.encoding;
     let touched = state.as_ref().and_then(|s| {
         timings.time("carry_forward_touched", || {
@@ -439,7 +454,7 @@ fn run_incremental(
 pub fn report_quality_gate(pipeline: &Pipeline, totals: &manifest::Totals) {
     let msg = format!(
         "{}: reject ratio {:.4} ({} of {} ledger rows) exceeds [quality] max_reject_ratio = {}",
-        pipeline.path.display(),
+        crate::privacy::shown(&pipeline.path.display().to_string()),
         totals.reject_ratio(),
         totals.rows_rejected,
         totals.rows_read,
@@ -549,7 +564,7 @@ fn up_to_date(loaded: &Loaded, as_of: Month) -> bool {
         && m.inputs
             .iter()
             .zip(&loaded.inputs.files)
-            .all(|(a, b)| a.path == b.path && a.sha256 == b.sha256);
+            .all(|(a, b)| a.path == crate::privacy::shown(&b.path) && a.sha256 == b.sha256);
     let tables: Vec<&str> = loaded.pipeline.tables.iter().map(|t| t.as_str()).collect();
     let same_outputs = m
         .outputs
@@ -572,13 +587,14 @@ pub fn key_mode(pipeline: &Pipeline) -> Result<output::KeyMode> {
     if !pipeline.pseudonymize {
         return Ok(output::KeyMode::Raw);
     }
-    match std::env::var("LEDGERFLOW_PSEUDONYM_KEY") {
-        Ok(k) if !k.is_empty() => Ok(output::KeyMode::Pseudonym(k.into_bytes())),
-        _ => Err(Error::config(
+    let key = crate::privacy::key_from_env().map_err(|p| {
+        Error::config(
             &pipeline.path,
-            "[privacy] key `pseudonymize` is true but the environment variable LEDGERFLOW_PSEUDONYM_KEY is not set",
-        )),
-    }
+            format!("[privacy] key `pseudonymize` is true but {}", p.message()),
+        )
+    })?;
+    crate::privacy::set_process_key(&key);
+    Ok(output::KeyMode::Pseudonym(key))
 }
 
 /// Evaluates and writes one `as_of` snapshot from loaded and prepared inputs.
@@ -724,7 +740,7 @@ pub fn validate(pipeline: &Path, as_of: Option<Month>) -> Result<RunOutcome> {
         println!(
             "{} {}: read {}, accepted {}, rejected {}",
             f.kind.as_str(),
-            f.path,
+            crate::privacy::shown(&f.path),
             f.rows_read,
             f.rows_accepted,
             f.rows_rejected

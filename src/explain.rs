@@ -2,7 +2,9 @@
 //! dates and the rows behind every status, so an auditor can check each by hand.
 //!
 //! It re-evaluates the person from the inputs with the same engine as `run`, so it
-//! works with a raw ID even when the tables hold pseudonymised keys.
+//! works with a raw ID even when the tables hold pseudonymised keys. In a pseudonymised
+//! run it prints the ID the auditor typed (normalised) and nothing else raw: file paths
+//! are masked like every other printed text ([`crate::privacy::shown`]).
 
 use crate::config::RuleSet;
 use crate::domain::{Date, Month};
@@ -178,7 +180,7 @@ pub fn build(inp: &ExplainInput) -> Report {
     let file_name = |f: u32| {
         inp.files
             .get(f as usize)
-            .map_or_else(|| "?".to_string(), |f| f.path.clone())
+            .map_or_else(|| "?".to_string(), |f| crate::privacy::shown(&f.path))
     };
     let rows_for = |m: Month, resident: bool| -> Vec<RowRef> {
         let r = &inp.rows;
@@ -271,7 +273,7 @@ pub fn build(inp: &ExplainInput) -> Report {
         person_id: inp.person.to_string(),
         as_of: inp.as_of.to_string(),
         knowledge_cutoff: k.to_string(),
-        rules_file: inp.rules.path.display().to_string(),
+        rules_file: crate::privacy::shown(&inp.rules.path.display().to_string()),
         rules_sha256: inp.rules.sha256.clone(),
         status,
         months,

@@ -24,6 +24,7 @@ pub mod ledger;
 pub mod log;
 pub mod manifest;
 pub mod output;
+pub mod privacy;
 pub mod report;
 pub mod shard;
 pub mod validate;

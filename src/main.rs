@@ -176,7 +176,7 @@ fn main() -> ExitCode {
                 Error::Usage(_) => 2,
                 _ => 1,
             };
-            ledgerflow::log::error(&e.to_string(), code);
+            ledgerflow::log::error(&ledgerflow::privacy::shown(&e.to_string()), code);
             ledgerflow::log::summary(code);
             ExitCode::from(code)
         }

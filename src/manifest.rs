@@ -132,7 +132,9 @@ pub fn rejects_by_type(inputs: &Inputs) -> BTreeMap<String, u64> {
 }
 
 pub fn build(m: &ManifestInput) -> Manifest {
-    let path = |p: &Path| p.display().to_string();
+    // Paths and header names may hold IDs: shown masked in a pseudonymised run.
+    let shown = crate::privacy::shown;
+    let path = |p: &Path| shown(&p.display().to_string());
     Manifest {
         tool: "ledgerflow".into(),
         version: env!("CARGO_PKG_VERSION").into(),
@@ -153,14 +155,14 @@ pub fn build(m: &ManifestInput) -> Manifest {
             .enumerate()
             .map(|(i, f)| InputEntry {
                 kind: f.kind.as_str().into(),
-                path: f.path.clone(),
+                path: shown(&f.path),
                 bytes: f.bytes,
                 sha256: f.sha256.clone(),
                 rows_read: f.rows_read,
                 rows_accepted: f.rows_accepted,
                 rows_rejected: f.rows_rejected,
                 future_rows: m.future_rows.get(i).copied().unwrap_or(0),
-                unknown_columns: f.unknown_columns.clone(),
+                unknown_columns: f.unknown_columns.iter().map(|c| shown(c)).collect(),
             })
             .collect(),
         outputs: m

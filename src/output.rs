@@ -40,38 +40,14 @@ impl KeyMode {
         }
     }
 
-    /// Free text (reject messages and raw rows) safe to write: under pseudonyms every
-    /// ID-like token — a run of 15 or more digits, possibly ending in `X` — is replaced
-    /// by the HMAC of its upper-cased text, so even malformed IDs never appear raw.
+    /// Free text (reject messages, raw rows, file names) safe to write: under
+    /// pseudonyms every ID-like span is replaced by the HMAC of its normalised text
+    /// ([`crate::privacy`]), so even malformed IDs never appear raw.
     pub fn mask(&self, text: &str) -> String {
-        let KeyMode::Pseudonym(k) = self else {
-            return text.to_string();
-        };
-        let b = text.as_bytes();
-        let mut out = String::with_capacity(text.len());
-        let mut i = 0;
-        while i < b.len() {
-            let mut j = i;
-            while j < b.len()
-                && (b[j].is_ascii_digit() || ((b[j] == b'X' || b[j] == b'x') && j > i))
-            {
-                j += 1;
-            }
-            if j - i >= 15 {
-                let token = text[i..j].to_ascii_uppercase();
-                out.push_str(&crate::digest::hmac_sha256_hex(k, token.as_bytes()));
-                i = j;
-            } else {
-                let step = if j > i {
-                    j - i
-                } else {
-                    text[i..].chars().next().map_or(1, char::len_utf8)
-                };
-                out.push_str(&text[i..i + step]);
-                i += step;
-            }
+        match self {
+            KeyMode::Raw => text.to_string(),
+            KeyMode::Pseudonym(k) => crate::privacy::mask(k, text),
         }
-        out
     }
 }
 
@@ -518,7 +494,7 @@ fn rejects_frame(all: &[Reject], sel: &[IdxSize], keys: &KeyMode) -> Result<Data
     let mut c = Cols::new(rejects.len());
     c.plain(
         "source_file",
-        rejects.iter().map(|r| r.source_file.clone()).collect(),
+        rejects.iter().map(|r| keys.mask(&r.source_file)).collect(),
     );
     c.plain("line", rejects.iter().map(|r| r.line as i64).collect());
     c.plain(

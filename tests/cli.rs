@@ -521,7 +521,7 @@ fn pseudonymised_keys_are_hmac_and_need_a_key() {
         "nothing may be written without a key"
     );
 
-    let key = "test-key-123";
+    let key = "test-key-123-test-key-123-test-key";
     let env = [("LEDGERFLOW_PSEUDONYM_KEY", key)];
     util::ledgerflow_env(&["run", s(&pipe), "--as-of", "2025-06", "--quiet"], &env).expect_ok();
     let want = hmac_sha256_hex(key.as_bytes(), b"370202198503120113");

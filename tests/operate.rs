@@ -421,7 +421,10 @@ fn pseudonymised_run_writes_no_raw_id_anywhere() {
     let out = dir.join("out");
     let run = util::ledgerflow_env(
         &["run", s(&pipe), "--out", s(&out)],
-        &[("LEDGERFLOW_PSEUDONYM_KEY", "nightly-secret")],
+        &[(
+            "LEDGERFLOW_PSEUDONYM_KEY",
+            "nightly-secret-nightly-secret-nightly",
+        )],
     );
     run.expect_ok();
     let ids = sample_ids();
@@ -451,7 +454,10 @@ fn pseudonymised_run_writes_no_raw_id_anywhere() {
     // An error message does not echo an ID either (a bad --as-of is about the month).
     let run = util::ledgerflow_env(
         &["run", s(&pipe), "--out", s(&out), "--as-of", "1999-01"],
-        &[("LEDGERFLOW_PSEUDONYM_KEY", "nightly-secret")],
+        &[(
+            "LEDGERFLOW_PSEUDONYM_KEY",
+            "nightly-secret-nightly-secret-nightly",
+        )],
     );
     leaks("stderr of a second run", &run.stderr);
 }

@@ -4,5 +4,6 @@ mod cli;
 mod duckdb;
 mod duckdb_env;
 mod operate;
+mod privacy;
 mod scenarios;
 mod util;

@@ -54,6 +54,9 @@ pub struct Pipeline {
     pub tables: Vec<OutputTable>,
     pub max_reject_ratio: Option<f64>,
     pub pseudonymize: bool,
+    /// `[privacy] state_dir`: the private folder (mode 0700, outside `out_dir`) for the
+    /// working files that hold raw IDs (see [`crate::privacy::state_dirs`]).
+    pub state_dir: Option<PathBuf>,
 }
 
 const SECTIONS: &[(&str, &[&str])] = &[
@@ -64,7 +67,7 @@ const SECTIONS: &[(&str, &[&str])] = &[
     ),
     ("outputs", &["dir", "tables"]),
     ("quality", &["max_reject_ratio"]),
-    ("privacy", &["pseudonymize"]),
+    ("privacy", &["pseudonymize", "state_dir"]),
 ];
 
 impl Pipeline {
@@ -185,6 +188,7 @@ impl Pipeline {
                 )));
             }
         };
+        let state_dir = string("privacy", "state_dir")?.map(rel);
         Ok(Pipeline {
             path: path.to_path_buf(),
             sha256: String::new(),
@@ -198,6 +202,7 @@ impl Pipeline {
             tables,
             max_reject_ratio,
             pseudonymize,
+            state_dir,
         })
     }
 }

@@ -35,10 +35,23 @@ pub fn bucket_of(person: PersonId, count: u32) -> u32 {
     ((z ^ (z >> 31)) % count as u64) as u32
 }
 
+/// A spill folder, removed with everything in it when dropped: on success, on an
+/// error and on a panic alike (a killed run's is removed by the next run, see
+/// [`crate::privacy::state_dirs`] and [`crate::output::clean_leftovers`]).
+struct SpillDir(PathBuf);
+
+impl Drop for SpillDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Inputs read into spilled buckets.
 pub struct Buckets {
     reading: Reading,
     spills: Vec<PathBuf>,
+    /// Last, so that it is removed after the files in it are closed.
+    _dir: SpillDir,
     pub registry: RegistryRows,
     pub claims: ClaimRows,
     /// The latest period of the accepted ledger rows (the default `as_of`).
@@ -60,6 +73,7 @@ pub fn read_inputs_bucketed(
     let found: Found = discover_inputs(ledger, special_groups, claims)?;
     std::fs::create_dir_all(dir)
         .map_err(|e| Error::output(dir, format!("cannot create the spill folder: {e}")))?;
+    let guard = SpillDir(dir.to_path_buf());
     let spills: Vec<PathBuf> = (0..count)
         .map(|b| dir.join(format!("bucket-{b:05}.rows")))
         .collect();
@@ -113,6 +127,7 @@ pub fn read_inputs_bucketed(
     Ok(Buckets {
         reading,
         spills,
+        _dir: guard,
         registry,
         claims,
         max_period,

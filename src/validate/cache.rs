@@ -8,16 +8,17 @@
 //! and manifest as a run without it. Beside it, `<sha256>.raw` keeps the raw text of
 //! the file's lines that were exact duplicates in some run (the `raw` of their
 //! rejects), so unchanged files are not read again for it. Entries carry the build
-//! (`crate::BUILD`) and the CSV encoding; any mismatch or damage is a miss (the file
-//! is read again). Entries of files no longer in the inputs are removed by
-//! `run --incremental` once its carry-forward state is stored (see [`crate::carry`],
-//! which reads old entries).
+//! (`crate::BUILD`), the CSV encoding and the SHA-256 of the file they were made from
+//! (`.rows` also its path); any mismatch or damage is a miss (the file is read
+//! again), so an entry copied or renamed under another file's name is never used.
+//! Entries of files no longer in the inputs are removed by `run --incremental` once
+//! its carry-forward state is stored (see [`crate::carry`], which reads old entries).
 //!
 //! Formats (little-endian, sealed with a checksum): `.rows`: magic, build, encoding,
-//! counts, unknown columns, then per value `person u64, period i32, scheme u8, payer
-//! u8, amount i64, base (u8 flag, i64), paid_on (u8 flag, i32), region u32, text u64,
-//! line u32`, then per reject `line u32, column u8 (255 = none), kind u8, message,
-//! raw`. `.raw`: magic, build, encoding, then `line u32, text` per line.
+//! sha256, path, counts, unknown columns, then per value `person u64, period i32,
+//! scheme u8, payer u8, amount i64, base (u8 flag, i64), paid_on (u8 flag, i32),
+//! region u32, text u64, line u32`, then per reject `line u32, column u8 (255 = none), kind u8, message,
+//! raw`. `.raw`: magic, build, encoding, sha256, then `line u32, text` per line.
 
 use super::{FileOut, LEDGER_COLUMNS, LedgerValue, Part, Rej};
 use crate::binfmt::{Reader, put_str, seal, unseal};
@@ -28,8 +29,8 @@ use crate::ledger::{InputFile, InputKind};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-const MAGIC: &[u8; 8] = b"LFROWS2\n";
-const RAW_MAGIC: &[u8; 8] = b"LFRAW01\n";
+const MAGIC: &[u8; 8] = b"LFROWS3\n";
+const RAW_MAGIC: &[u8; 8] = b"LFRAW02\n";
 
 pub(super) struct LedgerCache {
     dir: PathBuf,
@@ -59,15 +60,22 @@ impl LedgerCache {
     }
 
     /// The cached check of a file with this SHA-256, as file number `file` at `path`.
+    /// The entry must have been made from a file with this SHA-256 and, unless `path`
+    /// is `None` (a lookup by content only), at this path: an entry copied or renamed
+    /// under another file's name is a miss.
     pub(super) fn load(
         &self,
         sha256: &str,
-        path: &Path,
+        path: Option<&Path>,
         file: u32,
     ) -> Option<FileOut<LedgerValue>> {
         let data = std::fs::read(self.entry(sha256)).ok()?;
         let mut r = Reader::new(unseal(&data)?);
-        self.check_header(&mut r, MAGIC)?;
+        self.check_header(&mut r, MAGIC, sha256)?;
+        let made_from = r.string()?;
+        if path.is_some_and(|p| p.display().to_string() != made_from) {
+            return None;
+        }
         let (bytes, rows_read, rows_accepted, rows_rejected) =
             (r.u64()?, r.u64()?, r.u64()?, r.u64()?);
         let unknown_columns = (0..r.u32()?)
@@ -103,7 +111,7 @@ impl LedgerCache {
         Some(FileOut {
             file: InputFile {
                 kind: InputKind::Ledger,
-                path: path.display().to_string(),
+                path: made_from,
                 bytes,
                 sha256: sha256.to_string(),
                 rows_read,
@@ -124,7 +132,8 @@ impl LedgerCache {
     /// outside the ledger columns is simply not cached).
     pub(super) fn store(&self, out: &FileOut<LedgerValue>) -> Result<()> {
         let f = &out.file;
-        let mut w = self.header(MAGIC, 64 + out.accepted() * 56);
+        let mut w = self.header(MAGIC, &f.sha256, 64 + out.accepted() * 56);
+        put_str(&mut w, &f.path);
         for v in [f.bytes, f.rows_read, f.rows_accepted, f.rows_rejected] {
             w.extend_from_slice(&v.to_le_bytes());
         }
@@ -158,22 +167,24 @@ impl LedgerCache {
         crate::output::write_file_atomically(&self.entry(&f.sha256), &w)
     }
 
-    /// The start of an entry: magic, build, encoding.
-    fn header(&self, magic: &[u8; 8], capacity: usize) -> Vec<u8> {
+    /// The start of an entry: magic, build, encoding, the SHA-256 of the file it is of.
+    fn header(&self, magic: &[u8; 8], sha256: &str, capacity: usize) -> Vec<u8> {
         let mut w = Vec::with_capacity(capacity);
         w.extend_from_slice(magic);
         put_str(&mut w, crate::BUILD);
         w.push(encoding_code(self.encoding));
+        put_str(&mut w, sha256);
         w
     }
 
     /// Reads the start of an entry; `None` unless it was written by [`Self::header`]
-    /// with this magic, by this build, for this encoding.
-    fn check_header(&self, r: &mut Reader, magic: &[u8; 8]) -> Option<()> {
+    /// with this magic, by this build, for this encoding, of the file with `sha256`.
+    fn check_header(&self, r: &mut Reader, magic: &[u8; 8], sha256: &str) -> Option<()> {
         (r.take(magic.len())? == magic
             && r.string()? == crate::BUILD
-            && r.u8()? == encoding_code(self.encoding))
-        .then_some(())
+            && r.u8()? == encoding_code(self.encoding)
+            && r.string()? == sha256)
+            .then_some(())
     }
 
     fn raw_entry(&self, sha256: &str) -> PathBuf {
@@ -185,7 +196,7 @@ impl LedgerCache {
         let read = || -> Option<BTreeMap<u32, String>> {
             let data = std::fs::read(self.raw_entry(sha256)).ok()?;
             let mut r = Reader::new(unseal(&data)?);
-            self.check_header(&mut r, RAW_MAGIC)?;
+            self.check_header(&mut r, RAW_MAGIC, sha256)?;
             let mut out = BTreeMap::new();
             for _ in 0..r.u32()? {
                 out.insert(r.u32()?, r.string()?);
@@ -197,7 +208,7 @@ impl LedgerCache {
 
     /// Stores the raw text of these lines of the file (written atomically).
     pub(super) fn store_raw(&self, sha256: &str, raw: &BTreeMap<u32, String>) -> Result<()> {
-        let mut w = self.header(RAW_MAGIC, 64);
+        let mut w = self.header(RAW_MAGIC, sha256, 64);
         w.extend_from_slice(&(raw.len() as u32).to_le_bytes());
         for (line, text) in raw {
             w.extend_from_slice(&line.to_le_bytes());

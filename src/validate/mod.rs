@@ -86,7 +86,7 @@ pub fn cached_ledger_rows(
     sha256: &str,
 ) -> Option<(LedgerRows, Vec<u64>)> {
     let cache = cache::LedgerCache::new(dir, encoding).ok()?;
-    let out = cache.load(sha256, dir, 0)?;
+    let out = cache.load(sha256, None, 0)?;
     let mut rows = LedgerRows::default();
     let mut text = Vec::new();
     for part in out.parts {
@@ -228,7 +228,7 @@ impl Reading {
                         .map_err(|e| Error::input(p, format!("cannot read: {e}")))?;
                     let sha256 = crate::digest::sha256_hex(&bytes);
                     drop(bytes);
-                    if let Some(out) = cache.load(&sha256, p, file) {
+                    if let Some(out) = cache.load(&sha256, Some(p), file) {
                         return Ok(out);
                     }
                     let out = check()?;
