@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::id::PersonId;
 use crate::ledger::{InputKind, Inputs, LedgerRows};
 use crate::shard::Shard;
-use crate::{carry, manifest, output, report, validate};
+use crate::{carry, manifest, output, report, store, validate};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -55,6 +55,8 @@ pub struct RunOptions {
     /// [`crate::bounded`]); without it, buckets are used only when the inputs look
     /// larger than 70 % of the available memory.
     pub memory_budget: Option<u64>,
+    /// Wait for another run on the same output folder instead of failing.
+    pub wait_lock: bool,
 }
 
 /// What a finished run reports back to `main` (which maps it to an exit code).
@@ -68,13 +70,36 @@ pub struct RunOutcome {
 pub struct Timings(pub BTreeMap<String, u64>);
 
 impl Timings {
+    /// Runs `f`, adding its wall time to `stage` (a stage run in parts, like a bucketed
+    /// run's engine, shows the sum).
     pub fn time<T>(&mut self, stage: &str, f: impl FnOnce() -> T) -> T {
         let t = Instant::now();
         let v = f();
-        self.0
-            .insert(stage.to_string(), t.elapsed().as_millis() as u64);
+        *self.0.entry(stage.to_string()).or_default() += t.elapsed().as_millis() as u64;
         v
     }
+}
+
+/// The pipeline (with `--out` applied) and the lock of its output folder, held until
+/// the returned guard is dropped (see [`crate::store`]). A wait for the lock is
+/// announced on stderr unless `quiet`.
+pub fn locked_pipeline(
+    path: &Path,
+    out: Option<&Path>,
+    mode: store::LockMode,
+    wait: bool,
+    quiet: bool,
+) -> Result<(Pipeline, store::Lock)> {
+    let mut pipeline = Pipeline::load(path)?;
+    if let Some(out) = out {
+        pipeline.out_dir = out.to_path_buf();
+    }
+    let lock = store::lock(&pipeline.out_dir, mode, wait, |msg| {
+        if !quiet {
+            eprintln!("ledgerflow: {msg}");
+        }
+    })?;
+    Ok((pipeline, lock))
 }
 
 /// Loaded configuration and validated inputs, independent of `as_of`.
@@ -283,20 +308,48 @@ pub fn evaluate<P: engine::ParamSource>(prep: &Prepared, params: &P, as_of: Mont
 /// `ledgerflow run`.
 pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
     let progress = Progress::new(opts.quiet);
+    // Shards of one month may run side by side; a run that publishes runs alone.
+    let mode = match opts.shard {
+        Some(_) => store::LockMode::Shared,
+        None => store::LockMode::Exclusive,
+    };
+    let (pipeline, _lock) = locked_pipeline(
+        &opts.pipeline,
+        opts.out.as_deref(),
+        mode,
+        opts.wait_lock,
+        opts.quiet,
+    )?;
     if opts.memory_budget.is_some() || opts.shard.is_none() {
-        let mut pipeline = Pipeline::load(&opts.pipeline)?;
-        if let Some(out) = &opts.out {
-            pipeline.out_dir = out.clone();
-        }
         let count = crate::bounded::buckets_needed(&pipeline, opts.memory_budget)?;
         if count > 1 {
-            if opts.incremental && opts.memory_budget.is_none() {
-                // The same part files as a full run of these inputs would write.
-                progress.say(
-                    "inputs look larger than memory: a bucketed full run (--incremental needs them in memory)",
+            // Chosen for the operator, not asked for: said always (a nightly job has
+            // no terminal) and recorded in the manifest. The part files are the same
+            // as a full run of these inputs would write.
+            let changed = opts.memory_budget.is_none().then(|| manifest::RunMode {
+                requested: if opts.incremental { "incremental" } else { "full" }.into(),
+                used: "bucketed".into(),
+                why: format!(
+                    "the inputs look larger than 70 % of the available memory: a full run in {count} person buckets{}",
+                    if opts.incremental {
+                        " (--incremental needs the inputs in memory)"
+                    } else {
+                        ""
+                    }
+                ),
+            });
+            if let Some(m) = &changed
+                && !opts.quiet
+            {
+                eprintln!(
+                    "ledgerflow: {}: run mode {} instead of {}: {}",
+                    pipeline.path.display(),
+                    m.used,
+                    m.requested,
+                    m.why
                 );
             }
-            return crate::bounded::run(opts, pipeline, count, &progress);
+            return crate::bounded::run(opts, pipeline, count, changed, &progress);
         }
     }
     let mut timings = Timings::default();
@@ -462,11 +515,15 @@ pub fn merge_manifests(
     out: Option<PathBuf>,
     as_of: Month,
     shards: u32,
+    wait_lock: bool,
 ) -> Result<()> {
-    let mut p = Pipeline::load(pipeline)?;
-    if let Some(out) = out {
-        p.out_dir = out;
-    }
+    let (p, _lock) = locked_pipeline(
+        pipeline,
+        out.as_deref(),
+        store::LockMode::Exclusive,
+        wait_lock,
+        false,
+    )?;
     crate::shard::merge(&p.out_dir, as_of, shards)?;
     Ok(())
 }
@@ -480,6 +537,8 @@ pub struct BackfillOptions {
     pub quiet: bool,
     /// Recompute months whose manifest says they are up to date.
     pub force: bool,
+    /// Wait for another run on the same output folder instead of failing.
+    pub wait_lock: bool,
 }
 
 /// What a backfill did, month by month.
@@ -502,6 +561,13 @@ pub fn backfill(opts: &BackfillOptions) -> Result<BackfillOutcome> {
         )));
     }
     let progress = Progress::new(opts.quiet);
+    let (_, _lock) = locked_pipeline(
+        &opts.pipeline,
+        opts.out.as_deref(),
+        store::LockMode::Exclusive,
+        opts.wait_lock,
+        opts.quiet,
+    )?;
     let mut timings = Timings::default();
     let mut loaded = load(
         &opts.pipeline,
@@ -657,7 +723,6 @@ fn publish_snapshot(
     let quality_gate_failed = pipeline
         .max_reject_ratio
         .is_some_and(|max| totals.reject_ratio() > max);
-    output::clean_leftovers(&pipeline.out_dir)?;
     let outputs = timings.time("write", || {
         let target = output::Target {
             out: &pipeline.out_dir,
@@ -686,10 +751,11 @@ fn publish_snapshot(
     });
     m.incremental = incremental;
     match shard {
+        // The manifest last: once it is there, everything it lists is.
         None => {
-            let path = manifest::write(&pipeline.out_dir, &m)?;
             let summary = report::Summary::of(batch);
             let report = report::write(&pipeline.out_dir, as_of, &summary, &m)?;
+            let path = manifest::write(&pipeline.out_dir, &m)?;
             progress.say(format!(
                 "manifest {}, report {}",
                 path.display(),
@@ -701,7 +767,10 @@ fn publish_snapshot(
         Some(s) => {
             let summary = serde_json::to_vec(&report::Summary::of(batch))
                 .map_err(|e| Error::Internal(format!("report summary: {e}")))?;
-            output::write_file_atomically(&s.summary_path(&pipeline.out_dir, as_of), &summary)?;
+            crate::store::write_file_atomically(
+                &s.summary_path(&pipeline.out_dir, as_of),
+                &summary,
+            )?;
             let path = manifest::write_to(&s.manifest_path(&pipeline.out_dir, as_of), &m)?;
             progress.say(format!("shard manifest {}", path.display()));
         }

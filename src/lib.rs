@@ -25,7 +25,9 @@ pub mod manifest;
 pub mod output;
 pub mod report;
 pub mod shard;
+pub mod store;
 pub mod validate;
+pub mod verify;
 
 pub use error::{Error, Result};
 

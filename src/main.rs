@@ -63,6 +63,9 @@ enum Command {
         /// Silence progress on stderr.
         #[arg(long)]
         quiet: bool,
+        /// Wait for another run writing the same output folder instead of failing.
+        #[arg(long)]
+        wait_lock: bool,
     },
     /// Publish the N shard runs of one month as a snapshot and write its manifest.
     MergeManifests {
@@ -74,6 +77,9 @@ enum Command {
         shards: u32,
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Wait for another run writing the same output folder instead of failing.
+        #[arg(long)]
+        wait_lock: bool,
     },
     /// Write one snapshot per month from --from to --to (inputs are read once).
     Backfill {
@@ -94,6 +100,20 @@ enum Command {
         /// Recompute months whose manifest says they are up to date.
         #[arg(long)]
         force: bool,
+        /// Wait for another run writing the same output folder instead of failing.
+        #[arg(long)]
+        wait_lock: bool,
+    },
+    /// Check a published snapshot against its manifest (exit 0 complete, 1 incomplete
+    /// or mixed, one line per problem).
+    Verify {
+        pipeline: PathBuf,
+        /// The snapshot to check (default: the latest period in the accepted rows).
+        #[arg(long, value_parser = parse_month)]
+        as_of: Option<Month>,
+        /// Output folder (overrides [outputs].dir).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Read and validate the inputs; print the counts; write no tables.
     Validate {
@@ -188,6 +208,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             incremental,
             shard,
             quiet,
+            wait_lock,
         } => {
             set_threads(threads)?;
             let outcome = commands::run(&RunOptions {
@@ -198,6 +219,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                 shard,
                 incremental,
                 memory_budget,
+                wait_lock,
             })?;
             Ok(if outcome.quality_gate_failed { 3 } else { 0 })
         }
@@ -209,6 +231,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             threads,
             quiet,
             force,
+            wait_lock,
         } => {
             set_threads(threads)?;
             let outcome = commands::backfill(&commands::BackfillOptions {
@@ -218,6 +241,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                 out,
                 quiet,
                 force,
+                wait_lock,
             })?;
             // One line per month on stdout: what an operator (or cron mail) reads.
             let mut lines: Vec<(Month, &str)> =
@@ -234,9 +258,37 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             as_of,
             shards,
             out,
+            wait_lock,
         } => {
-            commands::merge_manifests(&pipeline, out, as_of, shards)?;
+            commands::merge_manifests(&pipeline, out, as_of, shards, wait_lock)?;
             Ok(0)
+        }
+        Command::Verify {
+            pipeline,
+            as_of,
+            out,
+        } => {
+            let checked = ledgerflow::verify::run(&pipeline, as_of, out)?;
+            for line in &checked.problems {
+                println!("{line}");
+            }
+            if checked.problems.is_empty() {
+                println!(
+                    "{}: complete, {} files as listed",
+                    checked.manifest.display(),
+                    checked.files
+                );
+                Ok(0)
+            } else {
+                eprintln!(
+                    "ledgerflow: {}: snapshot {} is incomplete or mixed ({} problem{})",
+                    checked.manifest.display(),
+                    checked.as_of,
+                    checked.problems.len(),
+                    if checked.problems.len() == 1 { "" } else { "s" }
+                );
+                Ok(1)
+            }
         }
         Command::Validate { pipeline, as_of } => {
             let outcome = commands::validate(&pipeline, as_of)?;
