@@ -324,20 +324,8 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
         let count = crate::bounded::buckets_needed(&pipeline, opts.memory_budget)?;
         if count > 1 {
             // Chosen for the operator, not asked for: said always (a nightly job has
-            // no terminal) and recorded in the manifest. The part files are the same
-            // as a full run of these inputs would write.
-            let changed = opts.memory_budget.is_none().then(|| manifest::RunMode {
-                requested: if opts.incremental { "incremental" } else { "full" }.into(),
-                used: "bucketed".into(),
-                why: format!(
-                    "the inputs look larger than 70 % of the available memory: a full run in {count} person buckets{}",
-                    if opts.incremental {
-                        " (--incremental needs the inputs in memory)"
-                    } else {
-                        ""
-                    }
-                ),
-            });
+            // no terminal) and recorded in the manifest.
+            let changed = changed_mode(opts.incremental, opts.memory_budget, count);
             if let Some(m) = &changed
                 && !opts.quiet
             {
@@ -374,6 +362,28 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
     write_snapshot(
         &loaded, &prep, &resolver, as_of, opts.shard, &progress, timings,
     )
+}
+
+/// The run mode when a run goes bucketed without being asked to (`--memory-budget`)
+/// because its inputs look larger than memory; `None` when it runs as asked. The part
+/// files are the same as a full run of these inputs would write.
+pub fn changed_mode(
+    incremental: bool,
+    memory_budget: Option<u64>,
+    buckets: u32,
+) -> Option<manifest::RunMode> {
+    memory_budget.is_none().then(|| manifest::RunMode {
+        requested: if incremental { "incremental" } else { "full" }.into(),
+        used: "bucketed".into(),
+        why: format!(
+            "the inputs look larger than 70 % of the available memory: a full run in {buckets} person buckets{}",
+            if incremental {
+                " (--incremental needs the inputs in memory)"
+            } else {
+                ""
+            }
+        ),
+    })
 }
 
 /// [`prepare`], keeping only the people of `shard`.
@@ -868,5 +878,53 @@ pub fn explain(pipeline: &Path, person: &str, as_of: Option<Month>, json: bool) 
         serde_json::to_string_pretty(&report).map_err(|e| Error::Internal(e.to_string()))
     } else {
         Ok(crate::explain::render_text(&report))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_automatic_bucketed_run_says_what_was_asked_for() {
+        let m = changed_mode(true, None, 3).expect("changed");
+        assert_eq!(
+            (m.requested.as_str(), m.used.as_str()),
+            ("incremental", "bucketed")
+        );
+        assert!(m.why.contains("3 person buckets"), "{}", m.why);
+        assert!(m.why.contains("--incremental needs"), "{}", m.why);
+        let m = changed_mode(false, None, 2).expect("changed");
+        assert_eq!(m.requested, "full");
+        assert!(!m.why.contains("--incremental"), "{}", m.why);
+        assert_eq!(changed_mode(false, Some(1 << 20), 2), None, "asked for");
+    }
+
+    /// A bucketed run records the mode it was switched to and every stage's timing.
+    #[test]
+    fn bucketed_manifest_has_run_mode_and_stage_timings() {
+        let out = std::env::temp_dir().join(format!("ledgerflow-runmode-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&out);
+        let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/sample.toml");
+        let opts = RunOptions {
+            pipeline: sample.clone(),
+            as_of: None,
+            out: Some(out.clone()),
+            quiet: true,
+            shard: None,
+            incremental: true,
+            memory_budget: None,
+            wait_lock: false,
+        };
+        let mut pipeline = Pipeline::load(&sample).unwrap();
+        pipeline.out_dir = out.clone();
+        let mode = changed_mode(true, None, 3);
+        let done =
+            crate::bounded::run(&opts, pipeline, 3, mode.clone(), &Progress::new(true)).unwrap();
+        let m = manifest::read(&manifest::path(&out, done.as_of)).unwrap();
+        assert_eq!(m.run_mode, mode);
+        let stages: Vec<&str> = m.stage_timings_ms.keys().map(String::as_str).collect();
+        assert_eq!(stages, ["engine", "prepare", "read_and_validate", "write"]);
+        let _ = std::fs::remove_dir_all(&out);
     }
 }

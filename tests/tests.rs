@@ -4,5 +4,6 @@ mod cli;
 mod duckdb;
 mod duckdb_env;
 mod operate;
+mod safety;
 mod scenarios;
 mod util;
