@@ -733,6 +733,15 @@ fn publish_snapshot(
     let quality_gate_failed = pipeline
         .max_reject_ratio
         .is_some_and(|max| totals.reject_ratio() > max);
+    // A shard's manifest says its parts are complete: a rerun of the shard removes
+    // the old one before overwriting them, so a rerun killed halfway leaves a shard
+    // that `merge-manifests` reports as not finished.
+    if let Some(s) = shard {
+        let old = s.manifest_path(&pipeline.out_dir, as_of);
+        if old.exists() {
+            std::fs::remove_file(&old).map_err(store::io_err(&old, "cannot remove"))?;
+        }
+    }
     let outputs = timings.time("write", || {
         let target = output::Target {
             out: &pipeline.out_dir,

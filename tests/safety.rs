@@ -414,3 +414,51 @@ fn verify_checks_a_merged_sharded_snapshot() {
         &[(shard1, "missing"), (shard2, "SHA-256 differs")],
     );
 }
+
+#[test]
+fn a_shard_rerun_that_fails_leaves_its_shard_unfinished() {
+    let dir = util::temp_dir("safety-shard-rerun");
+    let out = dir.join("out");
+    let shard = |k: &str| {
+        util::ledgerflow(&[
+            "run",
+            SAMPLE_PIPELINE,
+            "--as-of",
+            AS_OF,
+            "--out",
+            s(&out),
+            "--quiet",
+            "--shard",
+            k,
+        ])
+    };
+    shard("0/2").expect_ok();
+    shard("1/2").expect_ok();
+    // The rerun of shard 1 cannot write its person_status part (a folder is in the
+    // way): it fails after its old manifest is gone, so the merge refuses the shard
+    // instead of publishing a half-written part under the old manifest.
+    let part = out
+        .join(format!("_shards/as_of={AS_OF}/shard-1-of-2"))
+        .join(format!("person_status/as_of={AS_OF}/part-00001.parquet"));
+    fs::remove_file(&part).expect("remove");
+    util::write(&part.join("blocker"), "x");
+    shard("1/2").expect_code(1);
+    let merge = util::ledgerflow(&[
+        "merge-manifests",
+        SAMPLE_PIPELINE,
+        "--as-of",
+        AS_OF,
+        "--shards",
+        "2",
+        "--out",
+        s(&out),
+    ]);
+    merge.expect_code(1);
+    assert!(
+        merge
+            .stderr
+            .contains("shard 1/2 of 2026-06 has not finished"),
+        "{}",
+        merge.stderr
+    );
+}
