@@ -47,6 +47,35 @@ fn verify(out: &Path, as_of: &str) -> util::Run {
     util::ledgerflow(&["verify", SAMPLE_PIPELINE, "--as-of", as_of, "--out", s(out)])
 }
 
+/// `merge-manifests` of the sample's `shards` shards of `AS_OF` in `out`.
+fn merge(out: &Path, shards: &str) -> util::Run {
+    util::ledgerflow(&[
+        "merge-manifests",
+        SAMPLE_PIPELINE,
+        "--as-of",
+        AS_OF,
+        "--shards",
+        shards,
+        "--out",
+        s(out),
+    ])
+}
+
+/// `run SAMPLE --as-of AS_OF --out OUT --quiet --shard K/N`.
+fn shard_run(out: &Path, shard: &str) -> util::Run {
+    util::ledgerflow(&[
+        "run",
+        SAMPLE_PIPELINE,
+        "--as-of",
+        AS_OF,
+        "--out",
+        s(out),
+        "--quiet",
+        "--shard",
+        shard,
+    ])
+}
+
 /// Every part file of `as_of`, as (relative path, bytes).
 fn snapshot_parts(out: &Path) -> Vec<(String, Vec<u8>)> {
     util::parquet_files_under(out)
@@ -113,6 +142,7 @@ fn two_runs_started_together_never_mix_a_partition() {
         }
         assert_clean_snapshot(&out, &want, &format!("rep {rep}"));
     }
+    eprintln!("{contended} of 20 pairs overlapped");
     assert!(contended > 0, "the runs never overlapped");
 }
 
@@ -182,16 +212,7 @@ fn a_held_lock_stops_writers_at_once_or_makes_them_wait() {
     ]);
     backfill.expect_code(1);
     assert_lock_message(&backfill.stderr, &out);
-    let merge = util::ledgerflow(&[
-        "merge-manifests",
-        SAMPLE_PIPELINE,
-        "--as-of",
-        AS_OF,
-        "--shards",
-        "2",
-        "--out",
-        s(&out),
-    ]);
+    let merge = merge(&out, "2");
     merge.expect_code(1);
     assert_lock_message(&merge.stderr, &out);
     // Readers take no lock.
@@ -365,18 +386,7 @@ fn verify_checks_a_merged_sharded_snapshot() {
     let out = dir.join("out");
     for k in 0..3 {
         let shard = format!("{k}/3");
-        util::ledgerflow(&[
-            "run",
-            SAMPLE_PIPELINE,
-            "--as-of",
-            AS_OF,
-            "--out",
-            s(&out),
-            "--quiet",
-            "--shard",
-            &shard,
-        ])
-        .expect_ok();
+        shard_run(&out, &shard).expect_ok();
     }
     // Before the merge nothing is published.
     assert_problems(
@@ -386,17 +396,7 @@ fn verify_checks_a_merged_sharded_snapshot() {
             "missing",
         )],
     );
-    util::ledgerflow(&[
-        "merge-manifests",
-        SAMPLE_PIPELINE,
-        "--as-of",
-        AS_OF,
-        "--shards",
-        "3",
-        "--out",
-        s(&out),
-    ])
-    .expect_ok();
+    merge(&out, "3").expect_ok();
     let run = verify(&out, AS_OF);
     run.expect_ok();
     // Four person tables in three parts each, rejects in one.
@@ -419,19 +419,7 @@ fn verify_checks_a_merged_sharded_snapshot() {
 fn a_shard_rerun_that_fails_leaves_its_shard_unfinished() {
     let dir = util::temp_dir("safety-shard-rerun");
     let out = dir.join("out");
-    let shard = |k: &str| {
-        util::ledgerflow(&[
-            "run",
-            SAMPLE_PIPELINE,
-            "--as-of",
-            AS_OF,
-            "--out",
-            s(&out),
-            "--quiet",
-            "--shard",
-            k,
-        ])
-    };
+    let shard = |k: &str| shard_run(&out, k);
     shard("0/2").expect_ok();
     shard("1/2").expect_ok();
     // The rerun of shard 1 cannot write its person_status part (a folder is in the
@@ -443,16 +431,7 @@ fn a_shard_rerun_that_fails_leaves_its_shard_unfinished() {
     fs::remove_file(&part).expect("remove");
     util::write(&part.join("blocker"), "x");
     shard("1/2").expect_code(1);
-    let merge = util::ledgerflow(&[
-        "merge-manifests",
-        SAMPLE_PIPELINE,
-        "--as-of",
-        AS_OF,
-        "--shards",
-        "2",
-        "--out",
-        s(&out),
-    ]);
+    let merge = merge(&out, "2");
     merge.expect_code(1);
     assert!(
         merge
