@@ -2,11 +2,11 @@
 //! inputs look larger than the memory available).
 //!
 //! The checked ledger rows are spilled into `N` person buckets
-//! ([`crate::validate::buckets`]) under `OUT/_staging/spill/`, or with `[privacy]
+//! ([`crate::validate::buckets`]) under `OUT/_staging/<run>/spill/`, or with `[privacy]
 //! state_dir` under that folder's `spill/run-<pid>/` ([`crate::privacy::state_dirs`]),
 //! removed on every exit path; then one bucket at a time is deduplicated, evaluated
 //! and written as `part-<bucket>.parquet` of every person table, staged under
-//! `OUT/_staging/`. When all buckets are done the rejects are
+//! `OUT/_staging/<run>/`. When all buckets are done the rejects are
 //! written (one part) and every table's parts are published together, as in a plain
 //! run. The rows are exactly those of an in-memory run, spread over `N` part files,
 //! each sorted by `person_key`.
@@ -27,7 +27,8 @@ use crate::config::{OutputTable, Pipeline, RuleSet};
 use crate::domain::Month;
 use crate::error::{Error, Result};
 use crate::ledger::Inputs;
-use crate::output::{self, OutputFile, Target};
+use crate::output::{self, Target};
+use crate::store::{self, OutputFile};
 use crate::validate::buckets::{self, bucket_of};
 use crate::{ingest, manifest, report};
 use std::collections::BTreeMap;
@@ -113,6 +114,7 @@ pub fn run(
     opts: &RunOptions,
     pipeline: Pipeline,
     count: u32,
+    run_mode: Option<manifest::RunMode>,
     progress: &Progress,
 ) -> Result<RunOutcome> {
     if opts.shard.is_some() || opts.incremental && opts.memory_budget.is_some() {
@@ -126,8 +128,9 @@ pub fn run(
     let keys = commands::key_mode(&pipeline)?;
     let out = pipeline.out_dir.clone();
     output::check_writable(&out)?;
-    output::clean_leftovers(&out)?;
-    let staging = out.join(output::STAGING);
+    // This run's own staging folder (spill files included), removed however it ends.
+    let own = store::Staging::new(&out);
+    let staging = own.dir().to_path_buf();
     progress.say(format!("bounded memory: {count} person buckets"));
     let mut b = timings.time("read_and_validate", || {
         buckets::read_inputs_bucketed(
@@ -136,7 +139,9 @@ pub fn run(
             pipeline.claims.as_deref(),
             pipeline.encoding,
             count,
-            &crate::privacy::state_dirs(&pipeline)?.spill,
+            &crate::privacy::state_dirs(&pipeline)?
+                .spill
+                .unwrap_or_else(|| staging.join("spill")),
         )
     })?;
     let as_of: Month = match opts.as_of.or(b.max_period) {
@@ -173,8 +178,8 @@ pub fn run(
             claims: b.claims.filtered(|p| bucket_of(p, count) == i),
             rejects: Vec::new(),
         };
-        let prep = commands::prepare(&mut inputs);
-        let batch = commands::evaluate(&prep, &resolver, as_of);
+        let prep = timings.time("prepare", || commands::prepare(&mut inputs));
+        let batch = timings.time("engine", || commands::evaluate(&prep, &resolver, as_of));
         summary.add(&report::Summary::of(&batch));
         for (f, n) in commands::future_rows_per_file(&prep.rows, as_of.last_day(), n_files)
             .into_iter()
@@ -188,7 +193,9 @@ pub fn run(
             .iter()
             .filter(|t| **t != OutputTable::Rejects)
         {
-            let (path, file) = output::stage_table(&target, t, &staging, &part, &batch, &[])?;
+            let (path, file) = timings.time("write", || {
+                output::stage_table(&target, t, &staging, &part, &batch, &[])
+            })?;
             staged.entry(t).or_default().push(path);
             outputs.push(file);
         }
@@ -201,21 +208,25 @@ pub fn run(
     let (files, rejects) = b.finish();
     if pipeline.tables.contains(&OutputTable::Rejects) {
         let empty = crate::engine::Batch::default();
-        let (path, file) = output::stage_table(
-            &target,
-            OutputTable::Rejects,
-            &staging,
-            "part-00000.parquet",
-            &empty,
-            &rejects,
-        )?;
+        let (path, file) = timings.time("write", || {
+            output::stage_table(
+                &target,
+                OutputTable::Rejects,
+                &staging,
+                "part-00000.parquet",
+                &empty,
+                &rejects,
+            )
+        })?;
         staged.entry(OutputTable::Rejects).or_default().push(path);
         outputs.push(file);
     }
-    for (t, paths) in &staged {
-        output::publish(&out, t.as_str(), as_of, paths)?;
-    }
-    let _ = std::fs::remove_dir_all(&staging);
+    timings.time("write", || {
+        staged
+            .iter()
+            .try_for_each(|(t, paths)| store::publish(&out, t.as_str(), as_of, paths))
+    })?;
+    drop(own);
     outputs.sort_by(|x, y| {
         let rank = |o: &OutputFile| pipeline.tables.iter().position(|t| t.as_str() == o.table);
         (rank(x), &x.path).cmp(&(rank(y), &y.path))
@@ -229,7 +240,7 @@ pub fn run(
     let quality_gate_failed = pipeline
         .max_reject_ratio
         .is_some_and(|max| totals.reject_ratio() > max);
-    let m = manifest::build(&manifest::ManifestInput {
+    let mut m = manifest::build(&manifest::ManifestInput {
         as_of,
         pipeline: &pipeline,
         rules: &rules,
@@ -239,8 +250,10 @@ pub fn run(
         exit_status: if quality_gate_failed { 3 } else { 0 },
         timings: &timings.0,
     });
-    manifest::write(&out, &m)?;
+    m.run_mode = run_mode;
+    // The manifest last: once it is there, everything it lists is.
     report::write(&out, as_of, &summary, &m)?;
+    manifest::write(&out, &m)?;
     if quality_gate_failed {
         commands::report_quality_gate(&pipeline, &totals);
     }

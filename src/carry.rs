@@ -391,7 +391,7 @@ pub fn store(path: &Path, context: &str, files: &[FilePeople], batch: &Batch) ->
         (m, g, s, f) = (m1, g1, s1, f1);
     }
     seal(&mut w);
-    crate::output::write_file_atomically(path, &w)
+    crate::store::write_file_atomically(path, &w)
 }
 
 /// The fresh results, handed over person by person in order.

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::id::PersonId;
 use crate::ledger::{InputKind, Inputs, LedgerRows};
 use crate::shard::Shard;
-use crate::{carry, manifest, output, report, validate};
+use crate::{carry, manifest, output, report, store, validate};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -46,6 +46,8 @@ pub struct RunOptions {
     /// [`crate::bounded`]); without it, buckets are used only when the inputs look
     /// larger than 70 % of the available memory.
     pub memory_budget: Option<u64>,
+    /// Wait for another run on the same output folder instead of failing.
+    pub wait_lock: bool,
 }
 
 /// What a finished run reports back to `main` (which maps it to an exit code).
@@ -59,14 +61,39 @@ pub struct RunOutcome {
 pub struct Timings(pub BTreeMap<String, u64>);
 
 impl Timings {
+    /// Runs `f`, adding its wall time to `stage` (a stage run in parts, like a bucketed
+    /// run's engine, shows the sum).
     pub fn time<T>(&mut self, stage: &str, f: impl FnOnce() -> T) -> T {
         let t = Instant::now();
         let v = f();
         let ms = t.elapsed().as_millis() as u64;
-        self.0.insert(stage.to_string(), ms);
+        *self.0.entry(stage.to_string()).or_default() += ms;
         crate::log::stage(stage, ms);
         v
     }
+}
+
+/// The pipeline (with `--out` applied) and the lock of its output folder, held until
+/// the returned guard is dropped (see [`crate::store`]). A wait for the lock is
+/// announced on stderr unless `quiet`.
+pub fn locked_pipeline(
+    path: &Path,
+    out: Option<&Path>,
+    mode: store::LockMode,
+    wait: bool,
+    quiet: bool,
+) -> Result<(Pipeline, store::Lock)> {
+    let mut pipeline = Pipeline::load(path)?;
+    if let Some(out) = out {
+        pipeline.out_dir = out.to_path_buf();
+    }
+    // A pseudonymised pipeline without a strong key stops before anything is written
+    // (the lock file included); with the key, this process masks what it prints.
+    key_mode(&pipeline)?;
+    let lock = store::lock(&pipeline.out_dir, mode, wait, |msg| {
+        crate::log::notice(&crate::privacy::shown(msg), quiet);
+    })?;
+    Ok((pipeline, lock))
 }
 
 /// Loaded configuration and validated inputs, independent of `as_of`.
@@ -287,21 +314,35 @@ pub fn evaluate<P: engine::ParamSource>(prep: &Prepared, params: &P, as_of: Mont
 /// `ledgerflow run`.
 pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
     let progress = Progress::new(opts.quiet);
+    // Shards of one month may run side by side; a run that publishes runs alone.
+    let mode = match opts.shard {
+        Some(_) => store::LockMode::Shared,
+        None => store::LockMode::Exclusive,
+    };
+    let (pipeline, _lock) = locked_pipeline(
+        &opts.pipeline,
+        opts.out.as_deref(),
+        mode,
+        opts.wait_lock,
+        opts.quiet,
+    )?;
     if opts.memory_budget.is_some() || opts.shard.is_none() {
-        let mut pipeline = Pipeline::load(&opts.pipeline)?;
-        if let Some(out) = &opts.out {
-            pipeline.out_dir = out.clone();
-        }
-        key_mode(&pipeline)?;
         let count = crate::bounded::buckets_needed(&pipeline, opts.memory_budget)?;
         if count > 1 {
-            if opts.incremental && opts.memory_budget.is_none() {
-                // The same part files as a full run of these inputs would write.
-                progress.say(
-                    "inputs look larger than memory: a bucketed full run (--incremental needs them in memory)",
+            // Chosen for the operator, not asked for: said always (a nightly job has
+            // no terminal) and recorded in the manifest.
+            let changed = changed_mode(opts.incremental, opts.memory_budget, count);
+            if let Some(m) = &changed {
+                let msg = format!(
+                    "{}: run mode {} instead of {}: {}",
+                    pipeline.path.display(),
+                    m.used,
+                    m.requested,
+                    m.why
                 );
+                crate::log::notice(&crate::privacy::shown(&msg), opts.quiet);
             }
-            return crate::bounded::run(opts, pipeline, count, &progress);
+            return crate::bounded::run(opts, pipeline, count, changed, &progress);
         }
     }
     let mut timings = Timings::default();
@@ -326,6 +367,28 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
     write_snapshot(
         &loaded, &prep, &resolver, as_of, opts.shard, &progress, timings,
     )
+}
+
+/// The run mode when a run goes bucketed without being asked to (`--memory-budget`)
+/// because its inputs look larger than memory; `None` when it runs as asked. The part
+/// files are the same as a full run of these inputs would write.
+pub fn changed_mode(
+    incremental: bool,
+    memory_budget: Option<u64>,
+    buckets: u32,
+) -> Option<manifest::RunMode> {
+    memory_budget.is_none().then(|| manifest::RunMode {
+        requested: if incremental { "incremental" } else { "full" }.into(),
+        used: "bucketed".into(),
+        why: format!(
+            "the inputs look larger than 70 % of the available memory: a full run in {buckets} person buckets{}",
+            if incremental {
+                " (--incremental needs the inputs in memory)"
+            } else {
+                ""
+            }
+        ),
+    })
 }
 
 /// [`prepare`], keeping only the people of `shard`.
@@ -469,11 +532,15 @@ pub fn merge_manifests(
     out: Option<PathBuf>,
     as_of: Month,
     shards: u32,
+    wait_lock: bool,
 ) -> Result<()> {
-    let mut p = Pipeline::load(pipeline)?;
-    if let Some(out) = out {
-        p.out_dir = out;
-    }
+    let (p, _lock) = locked_pipeline(
+        pipeline,
+        out.as_deref(),
+        store::LockMode::Exclusive,
+        wait_lock,
+        false,
+    )?;
     crate::shard::merge(&p.out_dir, as_of, shards)?;
     Ok(())
 }
@@ -487,6 +554,8 @@ pub struct BackfillOptions {
     pub quiet: bool,
     /// Recompute months whose manifest says they are up to date.
     pub force: bool,
+    /// Wait for another run on the same output folder instead of failing.
+    pub wait_lock: bool,
 }
 
 /// What a backfill did, month by month.
@@ -509,6 +578,13 @@ pub fn backfill(opts: &BackfillOptions) -> Result<BackfillOutcome> {
         )));
     }
     let progress = Progress::new(opts.quiet);
+    let (_, _lock) = locked_pipeline(
+        &opts.pipeline,
+        opts.out.as_deref(),
+        store::LockMode::Exclusive,
+        opts.wait_lock,
+        opts.quiet,
+    )?;
     let mut timings = Timings::default();
     let mut loaded = load(
         &opts.pipeline,
@@ -665,7 +741,15 @@ fn publish_snapshot(
     let quality_gate_failed = pipeline
         .max_reject_ratio
         .is_some_and(|max| totals.reject_ratio() > max);
-    output::clean_leftovers(&pipeline.out_dir)?;
+    // A shard's manifest says its parts are complete: a rerun of the shard removes
+    // the old one before overwriting them, so a rerun killed halfway leaves a shard
+    // that `merge-manifests` reports as not finished.
+    if let Some(s) = shard {
+        let old = s.manifest_path(&pipeline.out_dir, as_of);
+        if old.exists() {
+            std::fs::remove_file(&old).map_err(store::io_err(&old, "cannot remove"))?;
+        }
+    }
     let outputs = timings.time("write", || {
         let target = output::Target {
             out: &pipeline.out_dir,
@@ -694,10 +778,11 @@ fn publish_snapshot(
     });
     m.incremental = incremental;
     match shard {
+        // The manifest last: once it is there, everything it lists is.
         None => {
-            let path = manifest::write(&pipeline.out_dir, &m)?;
             let summary = report::Summary::of(batch);
             let report = report::write(&pipeline.out_dir, as_of, &summary, &m)?;
+            let path = manifest::write(&pipeline.out_dir, &m)?;
             progress.say(format!(
                 "manifest {}, report {}",
                 path.display(),
@@ -709,7 +794,10 @@ fn publish_snapshot(
         Some(s) => {
             let summary = serde_json::to_vec(&report::Summary::of(batch))
                 .map_err(|e| Error::Internal(format!("report summary: {e}")))?;
-            output::write_file_atomically(&s.summary_path(&pipeline.out_dir, as_of), &summary)?;
+            crate::store::write_file_atomically(
+                &s.summary_path(&pipeline.out_dir, as_of),
+                &summary,
+            )?;
             let path = manifest::write_to(&s.manifest_path(&pipeline.out_dir, as_of), &m)?;
             progress.say(format!("shard manifest {}", path.display()));
         }
@@ -809,4 +897,52 @@ pub fn explain(
         params: &resolver,
     });
     crate::explain::render(&report, format)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_automatic_bucketed_run_says_what_was_asked_for() {
+        let m = changed_mode(true, None, 3).expect("changed");
+        assert_eq!(
+            (m.requested.as_str(), m.used.as_str()),
+            ("incremental", "bucketed")
+        );
+        assert!(m.why.contains("3 person buckets"), "{}", m.why);
+        assert!(m.why.contains("--incremental needs"), "{}", m.why);
+        let m = changed_mode(false, None, 2).expect("changed");
+        assert_eq!(m.requested, "full");
+        assert!(!m.why.contains("--incremental"), "{}", m.why);
+        assert_eq!(changed_mode(false, Some(1 << 20), 2), None, "asked for");
+    }
+
+    /// A bucketed run records the mode it was switched to and every stage's timing.
+    #[test]
+    fn bucketed_manifest_has_run_mode_and_stage_timings() {
+        let out = std::env::temp_dir().join(format!("ledgerflow-runmode-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&out);
+        let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/sample.toml");
+        let opts = RunOptions {
+            pipeline: sample.clone(),
+            as_of: None,
+            out: Some(out.clone()),
+            quiet: true,
+            shard: None,
+            incremental: true,
+            memory_budget: None,
+            wait_lock: false,
+        };
+        let mut pipeline = Pipeline::load(&sample).unwrap();
+        pipeline.out_dir = out.clone();
+        let mode = changed_mode(true, None, 3);
+        let done =
+            crate::bounded::run(&opts, pipeline, 3, mode.clone(), &Progress::new(true)).unwrap();
+        let m = manifest::read(&manifest::path(&out, done.as_of)).unwrap();
+        assert_eq!(m.run_mode, mode);
+        let stages: Vec<&str> = m.stage_timings_ms.keys().map(String::as_str).collect();
+        assert_eq!(stages, ["engine", "prepare", "read_and_validate", "write"]);
+        let _ = std::fs::remove_dir_all(&out);
+    }
 }

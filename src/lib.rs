@@ -5,7 +5,9 @@
 //! `validate` (rows → accepted columns | rejects) → `engine` (per person, pure) →
 //! `output` (columns → Parquet partitions, atomically) → `manifest`.
 //! `commands` wires them together for each CLI subcommand; `main.rs` only parses
-//! arguments and maps errors to exit codes.
+//! arguments and maps errors to exit codes. `store` is the bottom layer every writer
+//! uses (the output folder's lock, staging, atomic files, sweep); `verify` checks a
+//! published snapshot against its manifest.
 
 pub mod binfmt;
 pub mod bounded;
@@ -27,7 +29,9 @@ pub mod output;
 pub mod privacy;
 pub mod report;
 pub mod shard;
+pub mod store;
 pub mod validate;
+pub mod verify;
 
 pub use error::{Error, Result};
 

@@ -66,6 +66,9 @@ enum Command {
         /// Stderr: `text` (progress on a terminal, else one summary line) or `json` lines.
         #[arg(long, value_enum, default_value_t = LogFormat::Text)]
         log_format: LogFormat,
+        /// Wait for another run writing the same output folder instead of failing.
+        #[arg(long)]
+        wait_lock: bool,
     },
     /// Publish the N shard runs of one month as a snapshot and write its manifest.
     MergeManifests {
@@ -80,6 +83,9 @@ enum Command {
         /// Stderr: `text` (progress on a terminal, else one summary line) or `json` lines.
         #[arg(long, value_enum, default_value_t = LogFormat::Text)]
         log_format: LogFormat,
+        /// Wait for another run writing the same output folder instead of failing.
+        #[arg(long)]
+        wait_lock: bool,
     },
     /// Write one snapshot per month from --from to --to (inputs are read once).
     Backfill {
@@ -103,6 +109,20 @@ enum Command {
         /// Stderr: `text` (progress on a terminal, else one summary line) or `json` lines.
         #[arg(long, value_enum, default_value_t = LogFormat::Text)]
         log_format: LogFormat,
+        /// Wait for another run writing the same output folder instead of failing.
+        #[arg(long)]
+        wait_lock: bool,
+    },
+    /// Check a published snapshot against its manifest (exit 0 complete, 1 incomplete
+    /// or mixed, one line per problem).
+    Verify {
+        pipeline: PathBuf,
+        /// The snapshot to check (default: the latest period in the accepted rows).
+        #[arg(long, value_parser = parse_month)]
+        as_of: Option<Month>,
+        /// Output folder (overrides [outputs].dir).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Read and validate the inputs; print the counts; write no tables.
     Validate {
@@ -225,6 +245,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             shard,
             quiet,
             log_format,
+            wait_lock,
         } => {
             start_log(log_format, quiet, "run");
             set_threads(threads)?;
@@ -236,6 +257,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                 shard,
                 incremental,
                 memory_budget,
+                wait_lock,
             })?;
             Ok(finish(if outcome.quality_gate_failed { 3 } else { 0 }))
         }
@@ -248,6 +270,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             quiet,
             force,
             log_format,
+            wait_lock,
         } => {
             start_log(log_format, quiet, "backfill");
             set_threads(threads)?;
@@ -258,6 +281,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                 out,
                 quiet,
                 force,
+                wait_lock,
             })?;
             // One line per month on stdout: what an operator (or cron mail) reads.
             let mut lines: Vec<(Month, &str)> =
@@ -275,10 +299,38 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             shards,
             out,
             log_format,
+            wait_lock,
         } => {
             start_log(log_format, false, "merge-manifests");
-            commands::merge_manifests(&pipeline, out, as_of, shards)?;
+            commands::merge_manifests(&pipeline, out, as_of, shards, wait_lock)?;
             Ok(finish(0))
+        }
+        Command::Verify {
+            pipeline,
+            as_of,
+            out,
+        } => {
+            let checked = ledgerflow::verify::run(&pipeline, as_of, out)?;
+            for line in &checked.problems {
+                println!("{line}");
+            }
+            if checked.problems.is_empty() {
+                println!(
+                    "{}: complete, {} files as listed",
+                    checked.manifest.display(),
+                    checked.files
+                );
+                Ok(0)
+            } else {
+                eprintln!(
+                    "ledgerflow: {}: snapshot {} is incomplete or mixed ({} problem{})",
+                    checked.manifest.display(),
+                    checked.as_of,
+                    checked.problems.len(),
+                    if checked.problems.len() == 1 { "" } else { "s" }
+                );
+                Ok(1)
+            }
         }
         Command::Validate { pipeline, as_of } => {
             let outcome = commands::validate(&pipeline, as_of)?;

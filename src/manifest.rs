@@ -7,7 +7,7 @@ use crate::config::{Pipeline, RuleSet};
 use crate::domain::Month;
 use crate::error::{Error, Result};
 use crate::ledger::{InputKind, Inputs};
-use crate::output::OutputFile;
+use crate::store::OutputFile;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -35,6 +35,18 @@ pub struct Manifest {
     /// part of what it holds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incremental: Option<Incremental>,
+    /// Set when the run chose another mode than the one asked for (an incremental or
+    /// full run made bucketed because the inputs look larger than memory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_mode: Option<RunMode>,
+}
+
+/// The mode a run was asked for, the one it used, and why.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct RunMode {
+    pub requested: String,
+    pub used: String,
+    pub why: String,
 }
 
 /// People evaluated by an incremental run, and people whose results were carried
@@ -182,6 +194,7 @@ pub fn build(m: &ManifestInput) -> Manifest {
         stage_timings_ms: m.timings.clone(),
         shards: None,
         incremental: None,
+        run_mode: None,
     }
 }
 
@@ -226,7 +239,7 @@ pub fn write_to(p: &Path, manifest: &Manifest) -> Result<PathBuf> {
     let mut text = serde_json::to_string_pretty(manifest)
         .map_err(|e| Error::Internal(format!("manifest: {e}")))?;
     text.push('\n');
-    crate::output::write_file_atomically(&p, text.as_bytes())?;
+    crate::store::write_file_atomically(&p, text.as_bytes())?;
     Ok(p)
 }
 

@@ -6,12 +6,13 @@
 //! (`region` as its 6-digit code). Files are zstd, with statistics, row groups of
 //! 122 880 rows; polars writes no timestamps, so equal inputs give equal bytes.
 //!
-//! Atomicity: every part file is written under `OUT/_staging/` (outside every table
-//! folder, so `read_parquet('OUT/<table>/*/*.parquet')` never sees it), fsynced, then
-//! moved in with `rename(2)`: a new partition folder moves in whole; in an existing one
-//! each part file is replaced by one rename, then parts the new snapshot does not have
-//! are removed. A reader therefore sees each part file complete, old or new. A crashed
-//! run leaves only `OUT/_staging/`, which the next run deletes ([`clean_leftovers`]).
+//! Atomicity: every part file is written under the run's own `OUT/_staging/<run>/`
+//! (outside every table folder, so `read_parquet('OUT/<table>/*/*.parquet')` never
+//! sees it), fsynced, then moved in with `rename(2)` ([`crate::store::publish`]): a
+//! new partition folder moves in whole; in an existing one each part file is replaced
+//! by one rename, then parts the new snapshot does not have are removed. A reader
+//! therefore sees each part file complete, old or new. A crashed run leaves only its
+//! staging folder, which the next run sweeps ([`crate::store::sweep`]).
 
 use crate::config::OutputTable;
 use crate::domain::{Code, Date, Fen, Month};
@@ -51,35 +52,11 @@ impl KeyMode {
     }
 }
 
-/// One written output file, for the manifest.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OutputFile {
-    pub table: String,
-    /// Relative to the output folder, `/`-separated.
-    pub path: String,
-    pub rows: u64,
-    pub bytes: u64,
-    pub sha256: String,
-}
+pub use crate::store::{OutputFile, partition_dir, publish};
+use crate::store::{fsync_dir, io_err};
 
-/// The folder where a run stages its files before moving them in.
-pub const STAGING: &str = "_staging";
 /// Rows per Parquet row group (DuckDB's and polars' streaming default).
 const ROW_GROUP: usize = 122_880;
-
-/// Removes what a crashed run left behind (its staging folder).
-pub fn clean_leftovers(out: &Path) -> Result<()> {
-    let staging = out.join(STAGING);
-    if staging.exists() {
-        std::fs::remove_dir_all(&staging).map_err(|e| {
-            Error::output(
-                &staging,
-                format!("cannot remove a crashed run's leftovers: {e}"),
-            )
-        })?;
-    }
-    Ok(())
-}
 
 /// Checks that the output folder can be created and written, before any work.
 pub fn check_writable(out: &Path) -> Result<()> {
@@ -118,8 +95,13 @@ pub fn write_tables(to: &Target, batch: &Batch, rejects: &[Reject]) -> Result<Ve
         shard,
         ..
     } = *to;
+    // A plain run stages in its own folder, removed on every way out of here.
+    let own;
     let (staging, part) = match shard {
-        None => (out.join(STAGING), "part-00000.parquet".to_string()),
+        None => {
+            own = crate::store::Staging::new(out);
+            (own.dir().to_path_buf(), "part-00000.parquet".to_string())
+        }
         Some(s) => (s.dir(out, as_of), s.part_name()),
     };
     // The tables are built and encoded side by side (as many as there are worker
@@ -140,9 +122,6 @@ pub fn write_tables(to: &Target, batch: &Batch, rejects: &[Reject]) -> Result<Ve
             publish(out, t.as_str(), as_of, &[path])?;
         }
         written.push(file);
-    }
-    if shard.is_none() {
-        let _ = std::fs::remove_dir_all(&staging);
     }
     Ok(written)
 }
@@ -513,29 +492,6 @@ fn rejects_frame(all: &[Reject], sel: &[IdxSize], keys: &KeyMode) -> Result<Data
     c.finish()
 }
 
-pub fn partition_dir(out: &Path, table: &str, as_of: Month) -> PathBuf {
-    out.join(table).join(format!("as_of={as_of}"))
-}
-
-fn io_err(path: &Path, what: &str) -> impl Fn(std::io::Error) -> Error {
-    let path = path.to_path_buf();
-    let what = what.to_string();
-    move |e| {
-        let hint = if e.raw_os_error() == Some(28) {
-            " (disk full)"
-        } else {
-            ""
-        };
-        Error::output(&path, format!("{what}: {e}{hint}"))
-    }
-}
-
-fn fsync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|f| f.sync_all())
-        .map_err(io_err(dir, "cannot sync folder"))
-}
-
 /// One part file to stage: `staging/<table>/as_of=M/<part>`.
 struct Staged<'a> {
     staging: &'a Path,
@@ -632,65 +588,6 @@ impl Staged<'_> {
         };
         Ok((staged, written))
     }
-}
-
-/// Moves staged part files into `OUT/<table>/as_of=M/` (see the module docs): a new
-/// partition folder moves in whole, otherwise each part is replaced by one rename;
-/// then parts the new snapshot does not have are removed.
-pub fn publish(out: &Path, table: &str, as_of: Month, staged: &[PathBuf]) -> Result<()> {
-    let target = partition_dir(out, table, as_of);
-    let table_dir = out.join(table);
-    std::fs::create_dir_all(&table_dir)
-        .map_err(io_err(&table_dir, "cannot create table folder"))?;
-    let names: Vec<_> = staged
-        .iter()
-        .filter_map(|p| p.file_name().map(|n| n.to_owned()))
-        .collect();
-    let single_dir = staged.first().and_then(|p| p.parent());
-    let whole = !target.exists()
-        && single_dir.is_some()
-        && staged.iter().all(|p| p.parent() == single_dir)
-        && std::fs::read_dir(single_dir.unwrap_or(Path::new(".")))
-            .is_ok_and(|d| d.count() == staged.len());
-    if whole && let Some(dir) = single_dir {
-        std::fs::rename(dir, &target).map_err(io_err(&target, "cannot move partition in"))?;
-        return fsync_dir(&table_dir);
-    }
-    std::fs::create_dir_all(&target).map_err(io_err(&target, "cannot create partition folder"))?;
-    for (from, name) in staged.iter().zip(&names) {
-        let dest = target.join(name);
-        std::fs::rename(from, &dest).map_err(io_err(&dest, "cannot replace part file"))?;
-    }
-    let entries = std::fs::read_dir(&target).map_err(io_err(&target, "cannot list"))?;
-    for entry in entries.flatten() {
-        if !names.contains(&entry.file_name()) {
-            let p = entry.path();
-            std::fs::remove_file(&p).map_err(io_err(&p, "cannot remove stale part"))?;
-        }
-    }
-    fsync_dir(&target)?;
-    fsync_dir(&table_dir)
-}
-
-/// Writes `data` to `path` atomically (temporary file beside it, fsync, rename).
-pub fn write_file_atomically(path: &Path, data: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io_err(dir, "cannot create folder"))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    // Unique per process and call: two threads (or two shard processes sharing a
-    // cache) may write the same file at once; each rename is then complete.
-    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = dir.join(format!(".{name}.{}-{call}.tmp", std::process::id()));
-    let mut f = File::create(&tmp).map_err(io_err(&tmp, "cannot create"))?;
-    std::io::Write::write_all(&mut f, data).map_err(io_err(&tmp, "cannot write"))?;
-    f.sync_all().map_err(io_err(&tmp, "cannot sync"))?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(io_err(path, "cannot move into place"))?;
-    fsync_dir(dir)
 }
 
 #[cfg(test)]

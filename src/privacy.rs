@@ -171,7 +171,9 @@ pub fn shown(text: &str) -> String {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StateDirs {
     pub cache: PathBuf,
-    pub spill: PathBuf,
+    /// `None`: the run's own staging folder (`OUT/_staging/<run>/spill/`, see
+    /// [`crate::store::Staging`]), removed with it.
+    pub spill: Option<PathBuf>,
 }
 
 /// The working folders of a pipeline's runs. With `[privacy] state_dir` they live
@@ -180,7 +182,7 @@ pub struct StateDirs {
 /// mode would lock analysts out); spill folders of runs
 /// that are no longer alive are removed. Without it a pseudonymised pipeline has no
 /// place for them (an error naming the key); other pipelines keep the old places
-/// `OUT/_cache/` and `OUT/_staging/spill/`.
+/// `OUT/_cache/` and the run's staging folder `OUT/_staging/<run>/spill/`.
 pub fn state_dirs(pipeline: &Pipeline) -> Result<StateDirs> {
     let Some(dir) = &pipeline.state_dir else {
         if pipeline.pseudonymize {
@@ -191,7 +193,7 @@ pub fn state_dirs(pipeline: &Pipeline) -> Result<StateDirs> {
         }
         return Ok(StateDirs {
             cache: pipeline.out_dir.join("_cache"),
-            spill: pipeline.out_dir.join(crate::output::STAGING).join("spill"),
+            spill: None,
         });
     };
     make_private_dir(dir)?;
@@ -217,7 +219,7 @@ pub fn state_dirs(pipeline: &Pipeline) -> Result<StateDirs> {
     remove_dead_spills(&spill);
     Ok(StateDirs {
         cache: dir.join("cache"),
-        spill: spill.join(format!("run-{}", std::process::id())),
+        spill: Some(spill.join(format!("run-{}", std::process::id()))),
     })
 }
 

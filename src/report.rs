@@ -158,7 +158,7 @@ impl Summary {
 /// Renders and writes the report atomically; returns its path.
 pub fn write(out: &Path, as_of: Month, summary: &Summary, manifest: &Manifest) -> Result<PathBuf> {
     let p = path(out, as_of);
-    crate::output::write_file_atomically(&p, render(as_of, summary, manifest).as_bytes())?;
+    crate::store::write_file_atomically(&p, render(as_of, summary, manifest).as_bytes())?;
     Ok(p)
 }
 
@@ -1048,6 +1048,7 @@ mod tests {
                 .collect(),
             shards: None,
             incremental: None,
+            run_mode: None,
         };
         (b, m)
     }

@@ -147,13 +147,12 @@ pub fn merge(out: &Path, as_of: Month, count: u32) -> Result<Manifest> {
         let staged: Vec<PathBuf> = (0..count)
             .map(|index| {
                 let s = Shard { index, count };
-                crate::output::partition_dir(&s.dir(out, as_of), table, as_of).join(s.part_name())
+                crate::store::partition_dir(&s.dir(out, as_of), table, as_of).join(s.part_name())
             })
             .filter(|p| p.exists())
             .collect();
-        crate::output::publish(out, table, as_of, &staged)?;
+        crate::store::publish(out, table, as_of, &staged)?;
     }
-    manifest::write(out, &merged)?;
     match &summary {
         Some(s) => {
             crate::report::write(out, as_of, s, &merged)?;
@@ -163,6 +162,8 @@ pub fn merge(out: &Path, as_of: Month, count: u32) -> Result<Manifest> {
             let _ = std::fs::remove_file(crate::report::path(out, as_of));
         }
     }
+    // The manifest last: once it is there, everything it lists is.
+    manifest::write(out, &merged)?;
     let root = Shard::root(out, as_of);
     std::fs::remove_dir_all(&root)
         .map_err(|e| Error::output(&root, format!("cannot remove merged shards: {e}")))?;

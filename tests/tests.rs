@@ -5,5 +5,6 @@ mod duckdb;
 mod duckdb_env;
 mod operate;
 mod privacy;
+mod safety;
 mod scenarios;
 mod util;

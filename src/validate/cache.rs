@@ -164,7 +164,7 @@ impl LedgerCache {
             put_str(&mut w, &rej.raw);
         }
         seal(&mut w);
-        crate::output::write_file_atomically(&self.entry(&f.sha256), &w)
+        crate::store::write_file_atomically(&self.entry(&f.sha256), &w)
     }
 
     /// The start of an entry: magic, build, encoding, the SHA-256 of the file it is of.
@@ -215,7 +215,7 @@ impl LedgerCache {
             put_str(&mut w, text);
         }
         seal(&mut w);
-        crate::output::write_file_atomically(&self.raw_entry(sha256), &w)
+        crate::store::write_file_atomically(&self.raw_entry(sha256), &w)
     }
 
     /// Removes the entries of files that are no longer inputs.
