@@ -251,9 +251,7 @@ pub fn run(
         timings: &timings.0,
     });
     m.run_mode = run_mode;
-    // The manifest last: once it is there, everything it lists is.
-    report::write(&out, as_of, &summary, &m)?;
-    manifest::write(&out, &m)?;
+    crate::commit::snapshot(&out, as_of, Some(&summary), &mut m)?;
     if quality_gate_failed {
         commands::report_quality_gate(&pipeline, &totals);
     }

@@ -781,12 +781,11 @@ fn publish_snapshot(
         // The manifest last: once it is there, everything it lists is.
         None => {
             let summary = report::Summary::of(batch);
-            let report = report::write(&pipeline.out_dir, as_of, &summary, &m)?;
-            let path = manifest::write(&pipeline.out_dir, &m)?;
+            let done = crate::commit::snapshot(&pipeline.out_dir, as_of, Some(&summary), &mut m)?;
             progress.say(format!(
                 "manifest {}, report {}",
-                path.display(),
-                report.display()
+                done.manifest.display(),
+                done.report.unwrap_or_default().display()
             ));
         }
         // A shard's manifest and report summary wait in its shard folder for

@@ -12,7 +12,9 @@
 pub mod binfmt;
 pub mod bounded;
 pub mod carry;
+pub mod changes;
 pub mod commands;
+pub mod commit;
 pub mod config;
 pub mod digest;
 pub mod domain;

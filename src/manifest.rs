@@ -35,6 +35,11 @@ pub struct Manifest {
     /// part of what it holds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incremental: Option<Incremental>,
+    /// Against the previous month's snapshot in the same OUT ([`crate::changes`]);
+    /// `null` when OUT holds none. Like the timings, it describes the folder the
+    /// snapshot was written into, not what the snapshot holds.
+    #[serde(default)]
+    pub changes_since_previous: Option<crate::changes::Changes>,
     /// Set when the run chose another mode than the one asked for (an incremental or
     /// full run made bucketed because the inputs look larger than memory).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -195,6 +200,7 @@ pub fn build(m: &ManifestInput) -> Manifest {
         shards: None,
         incremental: None,
         run_mode: None,
+        changes_since_previous: None,
     }
 }
 

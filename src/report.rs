@@ -184,6 +184,7 @@ pub fn render(as_of: Month, summary: &Summary, manifest: &Manifest) -> String {
     ] {
         figure(&mut h, &chart, &note);
     }
+    changes_section(&mut h, as_of, manifest);
     h.push_str(
         "<footer>Aggregates only: this report holds no person IDs or person keys. \
          Open “Numbers” under a chart for its table.</footer>\n</body>\n</html>\n",
@@ -419,6 +420,98 @@ fn timing_chart(m: &Manifest) -> (Chart, String) {
         one_series("Stage timings", "stage", "milliseconds", rows, count),
         note,
     )
+}
+
+/// "Changes since last month" (`manifest.changes_since_previous`): a from → to table of
+/// `person_status.benefit`, a chart of the people whose benefit changed, new and
+/// resolved gaps, and the regions with the most new suspensions; a note instead when
+/// OUT held no snapshot of the previous month.
+fn changes_section(h: &mut String, as_of: Month, m: &Manifest) {
+    let prev = as_of.plus(-1);
+    // A <div>, not a <section>: the result charts stay the page's only sections.
+    let _ = writeln!(h, "<div class=\"changes\">\n<h2>Changes since {prev}</h2>");
+    let Some(c) = &m.changes_since_previous else {
+        let _ = writeln!(
+            h,
+            "<p class=\"note\">No snapshot of {prev} in this output folder, so there is nothing \
+             to compare with: no transitions this time.</p>\n</div>"
+        );
+        return;
+    };
+    let mut froms: Vec<&str> = Vec::new();
+    let mut tos: Vec<&str> = Vec::new();
+    for t in &c.benefit_transitions {
+        if !froms.contains(&t.from.as_str()) {
+            froms.push(&t.from);
+        }
+        if !tos.contains(&t.to.as_str()) {
+            tos.push(&t.to);
+        }
+    }
+    let _ = write!(
+        h,
+        "<p class=\"note\">person_status.benefit, {} → {as_of} (people; rows: before, columns: now).</p>\n\
+         <table class=\"transitions\">\n<tr><th>from \\ to</th>",
+        c.previous_as_of
+    );
+    for to in &tos {
+        let _ = write!(h, "<th class=\"n\">{}</th>", esc(to));
+    }
+    h.push_str("</tr>\n");
+    for from in &froms {
+        let _ = write!(h, "<tr><th>{}</th>", esc(from));
+        for to in &tos {
+            let n = c
+                .benefit_transitions
+                .iter()
+                .find(|t| t.from == *from && t.to == *to)
+                .map_or(0, |t| t.people);
+            let _ = write!(h, "<td class=\"n\">{n}</td>");
+        }
+        h.push_str("</tr>\n");
+    }
+    h.push_str("</table>\n");
+    let changed: Vec<(String, u64)> = c
+        .benefit_transitions
+        .iter()
+        .filter(|t| t.from != t.to)
+        .map(|t| (format!("{} → {}", t.from, t.to), t.people))
+        .collect();
+    let moved: u64 = changed.iter().map(|r| r.1).sum();
+    figure(
+        h,
+        &one_series(
+            "People whose benefit changed",
+            "from → to",
+            "people",
+            changed,
+            count,
+        ),
+        &format!(
+            "{moved} people changed benefit; {} new gaps, {} gaps resolved (bridged, closed or gone).",
+            c.gaps_new, c.gaps_resolved
+        ),
+    );
+    let regions: Vec<(String, u64)> = c
+        .new_suspensions_by_region
+        .iter()
+        .map(|r| (r.region.clone(), r.people))
+        .collect();
+    figure(
+        h,
+        &one_series(
+            "New suspensions by region (top 20)",
+            "region",
+            "people",
+            regions,
+            count,
+        ),
+        &format!(
+            "{} people suspended now who were not suspended in {} (new people included), by region now.",
+            c.new_suspensions, c.previous_as_of
+        ),
+    );
+    h.push_str("</div>\n");
 }
 
 /// A horizontal one-colour bar chart of (label, value) rows.
@@ -1021,6 +1114,7 @@ mod tests {
             .collect();
         rejects.insert("BAD_DATE".into(), 13);
         let m = Manifest {
+            changes_since_previous: None,
             tool: "ledgerflow".into(),
             version: "0.1.0".into(),
             build: "0.1.0+0123456789abcdef".into(),

@@ -153,17 +153,7 @@ pub fn merge(out: &Path, as_of: Month, count: u32) -> Result<Manifest> {
             .collect();
         crate::store::publish(out, table, as_of, &staged)?;
     }
-    match &summary {
-        Some(s) => {
-            crate::report::write(out, as_of, s, &merged)?;
-        }
-        // No report rather than an earlier one beside this manifest.
-        None => {
-            let _ = std::fs::remove_file(crate::report::path(out, as_of));
-        }
-    }
-    // The manifest last: once it is there, everything it lists is.
-    manifest::write(out, &merged)?;
+    crate::commit::snapshot(out, as_of, summary.as_ref(), &mut merged)?;
     let root = Shard::root(out, as_of);
     std::fs::remove_dir_all(&root)
         .map_err(|e| Error::output(&root, format!("cannot remove merged shards: {e}")))?;

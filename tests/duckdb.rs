@@ -227,8 +227,8 @@ fn duckdb_reads_sample_output() {
 
     let queries = doc_queries();
     assert!(
-        queries.len() >= 10,
-        "docs/tables.md should hold the ten queries, found {} ```sql blocks",
+        queries.len() >= 14,
+        "docs/tables.md should hold the thirteen queries (and one more), found {} ```sql blocks",
         queries.len()
     );
     for q in &queries {
@@ -405,4 +405,116 @@ fn expected_type_rules() {
     assert_eq!(expected_types("continuity_at_risk"), ["BOOLEAN"]);
     assert_eq!(expected_types("rules_sha256"), ["VARCHAR"]);
     assert_eq!(sum_money(&["12.40", "", "1600.00", "-0.40"]), "1612.00");
+}
+
+/// Runs each query with DuckDB and prints its rows as JSON lists of strings.
+const ROWS_SCRIPT: &str = r#"
+import json, sys
+import duckdb
+con = duckdb.connect()
+print(json.dumps([[[str(v) for v in r] for r in con.execute(q).fetchall()] for q in json.load(open(sys.argv[1]))]))
+"#;
+
+#[test]
+fn changes_since_last_month_equal_the_doc_queries() {
+    // Two months into one OUT: the manifest's changes_since_previous and the report's
+    // section hold what queries 11-13 of docs/tables.md give; the first has none.
+    let python = duckdb_python();
+    let dir = util::temp_dir("duckdb-changes");
+    let out = dir.join("out");
+    let out_str = out.to_str().expect("UTF-8 path").to_string();
+    for m in ["2026-05", "2026-06"] {
+        util::ledgerflow(&[
+            "run",
+            SAMPLE_PIPELINE,
+            "--out",
+            &out_str,
+            "--as-of",
+            m,
+            "--quiet",
+        ])
+        .expect_ok();
+    }
+    let first = util::read_manifest(&out, "2026-05");
+    assert!(first["changes_since_previous"].is_null(), "{first}");
+    let first_report = std::fs::read_to_string(out.join("_reports/2026-05.html")).expect("report");
+    assert!(first_report.contains("No snapshot of 2026-04 in this output folder"));
+
+    let queries: Vec<String> = doc_queries()
+        .into_iter()
+        .filter(|q| q.contains("INTERVAL 1 MONTH"))
+        .map(|q| q.replace("'out/", &format!("'{out_str}/")))
+        .collect();
+    assert_eq!(queries.len(), 3, "queries 11-13 of docs/tables.md");
+    assert!(queries[0].contains("from_benefit") && queries[2].contains("LIMIT 20"));
+    let qfile = dir.join("changes.json");
+    util::write(&qfile, &serde_json::to_string(&queries).unwrap());
+    let script = dir.join("rows.py");
+    util::write(&script, ROWS_SCRIPT);
+    let stdout = sh(Command::new(&python).arg(&script).arg(&qfile))
+        .unwrap_or_else(|e| panic!("DuckDB script failed: {e}"));
+    let rows: Vec<Vec<Vec<String>>> = serde_json::from_str(&stdout).expect("rows JSON");
+
+    let m = util::read_manifest(&out, "2026-06");
+    let c = &m["changes_since_previous"];
+    assert_eq!(c["previous_as_of"], "2026-05");
+    let mut from_manifest: Vec<Vec<String>> = c["benefit_transitions"]
+        .as_array()
+        .expect("transitions")
+        .iter()
+        .map(|t| {
+            vec![
+                t["from"].as_str().unwrap_or("").to_string(),
+                t["to"].as_str().unwrap_or("").to_string(),
+                t["people"].to_string(),
+            ]
+        })
+        .collect();
+    from_manifest.sort();
+    assert_eq!(from_manifest, rows[0], "benefit transitions");
+    let people: u64 = from_manifest
+        .iter()
+        .map(|r| r[2].parse::<u64>().unwrap())
+        .sum();
+    assert!(people >= 400, "every person of either snapshot: {people}");
+    assert!(
+        from_manifest.iter().any(|r| r[0] != r[1]),
+        "the sample has people whose benefit changed from 2026-05 to 2026-06"
+    );
+    assert_eq!(
+        rows[1],
+        vec![vec![
+            c["gaps_new"].to_string(),
+            c["gaps_resolved"].to_string()
+        ]],
+        "new and resolved gaps"
+    );
+    let regions: Vec<Vec<String>> = c["new_suspensions_by_region"]
+        .as_array()
+        .expect("regions")
+        .iter()
+        .map(|r| {
+            vec![
+                r["region"].as_str().unwrap_or("").to_string(),
+                r["people"].to_string(),
+            ]
+        })
+        .collect();
+    assert_eq!(regions, rows[2], "new suspensions by region");
+    let total: u64 = rows[2].iter().map(|r| r[1].parse::<u64>().unwrap()).sum();
+    assert_eq!(c["new_suspensions"].as_u64(), Some(total));
+
+    // The report draws the section with the same numbers.
+    let report = std::fs::read_to_string(out.join("_reports/2026-06.html")).expect("report");
+    assert!(report.contains("<h2>Changes since 2026-05</h2>"));
+    assert!(report.contains("New suspensions by region (top 20)"));
+    let moved: u64 = from_manifest
+        .iter()
+        .filter(|r| r[0] != r[1])
+        .map(|r| r[2].parse::<u64>().unwrap())
+        .sum();
+    assert!(report.contains(&format!(
+        "{moved} people changed benefit; {} new gaps, {} gaps resolved",
+        c["gaps_new"], c["gaps_resolved"]
+    )));
 }
