@@ -133,6 +133,7 @@ pub fn run(
             pipeline.special_groups.as_deref(),
             pipeline.claims.as_deref(),
             pipeline.encoding,
+            pipeline.sheet.as_deref(),
             count,
             &staging.join("spill"),
         )

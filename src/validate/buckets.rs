@@ -54,6 +54,7 @@ pub fn read_inputs_bucketed(
     special_groups: Option<&Path>,
     claims: Option<&Path>,
     encoding: Encoding,
+    sheet: Option<&str>,
     count: u32,
     dir: &Path,
 ) -> Result<Buckets> {
@@ -73,6 +74,7 @@ pub fn read_inputs_bucketed(
         .collect::<Result<Vec<_>>>()?;
     let mut reading = Reading {
         encoding,
+        sheet: sheet.map(str::to_string),
         files: Vec::new(),
         paths: Vec::new(),
         rejects: Vec::new(),
@@ -85,7 +87,7 @@ pub fn read_inputs_bucketed(
             path,
             file,
             InputKind::Ledger,
-            encoding,
+            (encoding, sheet),
             &LEDGER_COLUMNS,
             check_ledger,
         )?;

@@ -8,16 +8,17 @@
 //! and manifest as a run without it. Beside it, `<sha256>.raw` keeps the raw text of
 //! the file's lines that were exact duplicates in some run (the `raw` of their
 //! rejects), so unchanged files are not read again for it. Entries carry the build
-//! (`crate::BUILD`) and the CSV encoding; any mismatch or damage is a miss (the file
+//! (`crate::BUILD`), the CSV encoding and the `[inputs].sheet` asked for (Excel
+//! files are keyed by their bytes like any other); any mismatch or damage is a miss (the file
 //! is read again). Entries of files no longer in the inputs are removed by
 //! `run --incremental` once its carry-forward state is stored (see [`crate::carry`],
 //! which reads old entries).
 //!
 //! Formats (little-endian, sealed with a checksum): `.rows`: magic, build, encoding,
-//! counts, unknown columns, then per value `person u64, period i32, scheme u8, payer
+//! sheet, counts, unknown columns, the `#SHEET` suffix of the file's name, then per value `person u64, period i32, scheme u8, payer
 //! u8, amount i64, base (u8 flag, i64), paid_on (u8 flag, i32), region u32, text u64,
 //! line u32`, then per reject `line u32, column u8 (255 = none), kind u8, message,
-//! raw`. `.raw`: magic, build, encoding, then `line u32, text` per line.
+//! raw`. `.raw`: magic, build, encoding, sheet, then `line u32, text` per line.
 
 use super::{FileOut, LEDGER_COLUMNS, LedgerValue, Part, Rej};
 use crate::binfmt::{Reader, put_str, seal, unseal};
@@ -28,12 +29,14 @@ use crate::ledger::{InputFile, InputKind};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-const MAGIC: &[u8; 8] = b"LFROWS2\n";
-const RAW_MAGIC: &[u8; 8] = b"LFRAW01\n";
+const MAGIC: &[u8; 8] = b"LFROWS3\n";
+const RAW_MAGIC: &[u8; 8] = b"LFRAW02\n";
 
 pub(super) struct LedgerCache {
     dir: PathBuf,
     encoding: Encoding,
+    /// The sheet asked for (`""`: the first).
+    sheet: String,
 }
 
 fn encoding_code(e: Encoding) -> u8 {
@@ -45,12 +48,13 @@ fn encoding_code(e: Encoding) -> u8 {
 }
 
 impl LedgerCache {
-    pub(super) fn new(dir: &Path, encoding: Encoding) -> Result<LedgerCache> {
+    pub(super) fn new(dir: &Path, encoding: Encoding, sheet: Option<&str>) -> Result<LedgerCache> {
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::output(dir, format!("cannot create the cache folder: {e}")))?;
         Ok(LedgerCache {
             dir: dir.to_path_buf(),
             encoding,
+            sheet: sheet.unwrap_or_default().to_string(),
         })
     }
 
@@ -73,6 +77,7 @@ impl LedgerCache {
         let unknown_columns = (0..r.u32()?)
             .map(|_| r.string())
             .collect::<Option<Vec<_>>>()?;
+        let suffix = r.string()?;
         let n = usize::try_from(r.u64()?).ok()?;
         let mut values = Vec::with_capacity(n.min(data.len() / 40));
         let mut lines = Vec::with_capacity(n.min(data.len() / 40));
@@ -103,7 +108,7 @@ impl LedgerCache {
         Some(FileOut {
             file: InputFile {
                 kind: InputKind::Ledger,
-                path: path.display().to_string(),
+                path: format!("{}{suffix}", path.display()),
                 bytes,
                 sha256: sha256.to_string(),
                 rows_read,
@@ -120,9 +125,9 @@ impl LedgerCache {
         })
     }
 
-    /// Stores a file's check (written atomically; a file whose rejects name a column
-    /// outside the ledger columns is simply not cached).
-    pub(super) fn store(&self, out: &FileOut<LedgerValue>) -> Result<()> {
+    /// Stores a file's check, read from `path` (written atomically; a file whose
+    /// rejects name a column outside the ledger columns is simply not cached).
+    pub(super) fn store(&self, out: &FileOut<LedgerValue>, path: &Path) -> Result<()> {
         let f = &out.file;
         let mut w = self.header(MAGIC, 64 + out.accepted() * 56);
         for v in [f.bytes, f.rows_read, f.rows_accepted, f.rows_rejected] {
@@ -132,6 +137,8 @@ impl LedgerCache {
         for c in &f.unknown_columns {
             put_str(&mut w, c);
         }
+        let name = path.display().to_string();
+        put_str(&mut w, f.path.strip_prefix(name.as_str()).unwrap_or(""));
         w.extend_from_slice(&(out.accepted() as u64).to_le_bytes());
         for part in &out.parts {
             for (v, line) in part.values.iter().zip(&part.lines) {
@@ -164,16 +171,18 @@ impl LedgerCache {
         w.extend_from_slice(magic);
         put_str(&mut w, crate::BUILD);
         w.push(encoding_code(self.encoding));
+        put_str(&mut w, &self.sheet);
         w
     }
 
     /// Reads the start of an entry; `None` unless it was written by [`Self::header`]
-    /// with this magic, by this build, for this encoding.
+    /// with this magic, by this build, for this encoding and sheet.
     fn check_header(&self, r: &mut Reader, magic: &[u8; 8]) -> Option<()> {
         (r.take(magic.len())? == magic
             && r.string()? == crate::BUILD
-            && r.u8()? == encoding_code(self.encoding))
-        .then_some(())
+            && r.u8()? == encoding_code(self.encoding)
+            && r.string()? == self.sheet)
+            .then_some(())
     }
 
     fn raw_entry(&self, sha256: &str) -> PathBuf {
