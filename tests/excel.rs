@@ -180,13 +180,43 @@ fn excel_sheet_is_chosen_by_name_and_a_missing_sheet_is_one_error() {
         ])]
     );
 
+    // A sheet starting at C4: lines and cell names are the sheet's own.
+    let pipe = pipeline(&dir, Some("Offset"));
+    util::ledgerflow(&["run", s(&pipe), "--quiet"]).expect_ok();
+    let got = rejects(&dir.join("out"), "2025-02");
+    let short: Vec<&[String]> = got.iter().map(|r| &r[1..4]).collect();
+    assert_eq!(
+        short,
+        [
+            ["7", "region", "BAD_REGION"],
+            ["8", "person_id", "BAD_PERSON_ID"]
+        ]
+    );
+    assert!(
+        got[1][4].starts_with("cell C8 (person_id) was stored as a number"),
+        "{}",
+        got[1][4]
+    );
+    assert_eq!(got[1][5], "130182197708220000,,,,,,,");
+    assert_eq!(
+        explained_rows(&pipe, ID_D),
+        [row([
+            "2025-02",
+            "600.00",
+            "6000.00",
+            "2025-02-11",
+            "440100"
+        ])]
+    );
+
     let pipe = pipeline(&dir, Some("March"));
     let run = util::ledgerflow(&["run", s(&pipe), "--quiet"]);
     run.expect_code(1);
     assert!(run.stderr.contains("ledger.xlsx"), "{}", run.stderr);
     assert!(
-        run.stderr
-            .contains("sheet \"March\" not found (the workbook has \"Sheet1\", \"二月\")"),
+        run.stderr.contains(
+            "sheet \"March\" not found (the workbook has \"Sheet1\", \"二月\", \"Offset\")"
+        ),
         "{}",
         run.stderr
     );

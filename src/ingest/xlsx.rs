@@ -209,12 +209,16 @@ impl SheetRows {
                     .checked_sub(1 + self.first_row as usize)
                     .unwrap_or(usize::MAX);
                 let mut s = String::new();
-                if let Some(row) = self.range.rows().nth(idx) {
-                    for (i, cell) in row.iter().enumerate() {
-                        if i > 0 {
+                if idx < self.range.height() {
+                    for c in 0..self.range.width() {
+                        if c > 0 {
                             s.push(',');
                         }
-                        cell_text(cell, false, &mut text);
+                        cell_text(
+                            self.range.get((idx, c)).unwrap_or(&Data::Empty),
+                            false,
+                            &mut text,
+                        );
                         s.push_str(&text);
                     }
                 }
