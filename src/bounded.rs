@@ -138,6 +138,7 @@ pub fn run(
             pipeline.special_groups.as_deref(),
             pipeline.claims.as_deref(),
             pipeline.encoding,
+            pipeline.sheet.as_deref(),
             count,
             &crate::privacy::state_dirs(&pipeline)?
                 .spill

@@ -110,9 +110,10 @@ pub fn file_people(inputs: &Inputs) -> Vec<FilePeople> {
 pub fn ledger_people(
     cache: &Path,
     encoding: crate::domain::Encoding,
+    sheet: Option<&str>,
     sha256: &str,
 ) -> Option<Vec<(PersonId, u64)>> {
-    let (l, text) = crate::validate::cached_ledger_rows(cache, encoding, sha256)?;
+    let (l, text) = crate::validate::cached_ledger_rows(cache, encoding, sheet, sha256)?;
     Some(hash_people((0..l.len()).collect(), &l.person, |i| {
         [
             l.period[i].0 as u64,

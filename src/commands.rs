@@ -137,6 +137,7 @@ pub fn load(
             pipeline.special_groups.as_deref(),
             pipeline.claims.as_deref(),
             pipeline.encoding,
+            pipeline.sheet.as_deref(),
             cache.as_deref(),
         )
     })?;
@@ -444,11 +445,11 @@ fn run_incremental(
     let future = future_rows_per_file(&inputs.ledger, as_of.last_day(), inputs.files.len());
     let mut merged = None;
     let cache = cache_dir.join("ledger");
-    let encoding = loaded.pipeline.encoding;
+    let (encoding, sheet) = (loaded.pipeline.encoding, loaded.pipeline.sheet.as_deref());
     let touched = state.as_ref().and_then(|s| {
         timings.time("carry_forward_touched", || {
             carry::touched(&s.files, &files, |sha| {
-                carry::ledger_people(&cache, encoding, sha)
+                carry::ledger_people(&cache, encoding, sheet, sha)
             })
         })
     });

@@ -27,6 +27,9 @@ use std::io::Cursor;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
+mod xlsx;
+pub use xlsx::CellFault;
+
 /// The arrow array behind a `String` column chunk.
 pub type StrArray = <StringType as PolarsDataType>::Array;
 
@@ -41,8 +44,9 @@ const MAX_RAW_CHARS: usize = 4096;
 
 /// The ledger files named by `spec` (CONTRACT.md §2.1), sorted by path bytes.
 ///
-/// `spec` is a folder (every `*.csv` / `*.parquet` below it, recursively,
-/// extension case-insensitive, names starting with `.` skipped), a single file, or a
+/// `spec` is a folder (every `*.csv` / `*.parquet` / `*.xlsx` / `*.xls` below it,
+/// recursively, extension case-insensitive, names starting with `.` and Excel lock
+/// files `~$…` skipped), a single file, or a
 /// pattern with `*` / `?` in its components (`ledger/2025-*.csv`, `data/*/ledger`);
 /// folders matched by a pattern are searched like a folder spec.
 pub fn discover(spec: &Path) -> Result<Vec<PathBuf>> {
@@ -72,7 +76,7 @@ pub fn discover_as(spec: &Path, what: &str) -> Result<Vec<PathBuf>> {
         if out.is_empty() {
             return Err(Error::input(
                 spec,
-                format!("no .csv or .parquet file in the {what} folder"),
+                format!("no .csv, .parquet, .xlsx or .xls file in the {what} folder"),
             ));
         }
     } else if spec.is_file() {
@@ -97,16 +101,17 @@ fn has_wildcard(s: &str) -> bool {
 }
 
 fn has_data_extension(p: &Path) -> bool {
-    p.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("csv") || e.eq_ignore_ascii_case("parquet"))
+    let ext = p.extension().and_then(|e| e.to_str());
+    ext.is_some_and(|e| e.eq_ignore_ascii_case("csv") || e.eq_ignore_ascii_case("parquet"))
+        || (ext.is_some_and(xlsx::is_excel_extension)
+            && !p.file_name().is_some_and(xlsx::is_lock_file))
 }
 
 fn is_hidden(name: &std::ffi::OsStr) -> bool {
     name.as_encoded_bytes().first() == Some(&b'.')
 }
 
-/// Every `*.csv` / `*.parquet` file below `dir`.
+/// Every ledger file (see [`has_data_extension`]) below `dir`.
 fn walk(dir: &Path, out: &mut Vec<PathBuf>, depth: u32) -> Result<()> {
     let entries = std::fs::read_dir(dir)
         .map_err(|e| Error::input(dir, format!("cannot list folder: {e}")))?;
@@ -206,6 +211,8 @@ fn wildcard_match(pat: &[char], name: &[char]) -> bool {
 pub enum Format {
     Csv,
     Parquet,
+    /// `.xlsx` / `.xls` workbook (one sheet of it).
+    Excel,
 }
 
 /// A record that could not be split into the header's fields (`PARSE_ERROR`).
@@ -231,7 +238,7 @@ pub struct Table {
     /// Each present column is one chunk of `height()` values; null = empty.
     pub columns: Vec<Option<StringChunked>>,
     /// 1-based line of each row (CSV: the physical line a record starts on, header =
-    /// line 1; Parquet: row index + 1).
+    /// line 1; Parquet: row index + 1; Excel: the sheet row).
     pub lines: Vec<u32>,
     /// Records left out because they could not be parsed, in line order.
     pub parse_errors: Vec<ParseError>,
@@ -243,6 +250,7 @@ pub struct Table {
 enum Source {
     Csv(CsvText),
     Parquet(DataFrame),
+    Excel(xlsx::SheetRows),
 }
 
 impl Table {
@@ -261,8 +269,24 @@ impl Table {
         self.columns.get(idx)?.as_ref()?.downcast_get(0)
     }
 
+    /// The sheet read from a workbook (`None` for CSV and Parquet).
+    pub fn sheet(&self) -> Option<&str> {
+        match &self.source {
+            Source::Excel(s) => Some(s.name()),
+            _ => None,
+        }
+    }
+
+    /// The cells of a workbook that cannot be read as values, by (row, column).
+    pub fn cell_faults(&self) -> &[CellFault] {
+        match &self.source {
+            Source::Excel(s) => &s.faults,
+            _ => &[],
+        }
+    }
+
     /// The text of the given rows for `rejects.raw`, in the order asked: CSV the
-    /// record's original text, Parquet the row's values joined with `,`.
+    /// record's original text, Parquet and Excel the row's values joined with `,`.
     pub fn raw_rows(&self, rows: &[usize]) -> Vec<String> {
         let lines: Vec<u32> = rows
             .iter()
@@ -277,16 +301,29 @@ impl Source {
         match self {
             Source::Csv(t) => csv_raw_for_lines(t, lines),
             Source::Parquet(df) => parquet_raw_for_lines(df, lines),
+            Source::Excel(s) => s.raw_for_lines(lines),
         }
     }
 }
 
-/// Reads `path` (CSV in `encoding`, or Parquet) into string columns; `wanted` are the
-/// column names to return, matched against the trimmed, lowercased header.
+/// Reads `path` (CSV in `encoding`, Parquet, or the first sheet of a workbook) into
+/// string columns; `wanted` are the column names to return, matched against the
+/// trimmed, lowercased header.
 ///
 /// Unreadable or corrupt files, a broken header and a column named twice are errors;
 /// bad records are [`ParseError`]s.
 pub fn read_table(path: &Path, encoding: Encoding, wanted: &[&str]) -> Result<Table> {
+    read_table_sheet(path, encoding, None, wanted)
+}
+
+/// [`read_table`], reading the sheet named `sheet` of a workbook (`None`: the first;
+/// ignored for CSV and Parquet).
+pub fn read_table_sheet(
+    path: &Path,
+    encoding: Encoding,
+    sheet: Option<&str>,
+    wanted: &[&str],
+) -> Result<Table> {
     let data =
         Arc::new(std::fs::read(path).map_err(|e| Error::input(path, format!("cannot read: {e}")))?);
     let bytes = data.len() as u64;
@@ -298,6 +335,7 @@ pub fn read_table(path: &Path, encoding: Encoding, wanted: &[&str]) -> Result<Ta
             guarded(path, || match format {
                 Format::Csv => read_csv(path, Arc::clone(&data), encoding, wanted),
                 Format::Parquet => read_parquet(path, &data, wanted),
+                Format::Excel => xlsx::read_excel(path, &data, sheet, wanted),
             })
         },
     );
@@ -316,6 +354,17 @@ pub fn raw_records(
     sha256: &str,
     lines: &[u32],
 ) -> Result<Vec<String>> {
+    raw_records_sheet(path, encoding, None, sha256, lines)
+}
+
+/// [`raw_records`] of the sheet `sheet` of a workbook, as for [`read_table_sheet`].
+pub fn raw_records_sheet(
+    path: &Path,
+    encoding: Encoding,
+    sheet: Option<&str>,
+    sha256: &str,
+    lines: &[u32],
+) -> Result<Vec<String>> {
     let data =
         Arc::new(std::fs::read(path).map_err(|e| Error::input(path, format!("cannot read: {e}")))?);
     if crate::digest::sha256_hex(&data) != sha256 {
@@ -328,6 +377,7 @@ pub fn raw_records(
         let source = match detect_format(path, &data) {
             Format::Csv => Source::Csv(decode(Arc::clone(&data), encoding)),
             Format::Parquet => Source::Parquet(parquet_frame(path, &data)?),
+            Format::Excel => xlsx::excel_source(path, &data, sheet)?,
         };
         Ok(source.raw_for_lines(lines))
     })
@@ -335,12 +385,11 @@ pub fn raw_records(
 
 fn detect_format(path: &Path, data: &[u8]) -> Format {
     let magic = data.len() >= 8 && data.starts_with(b"PAR1") && data.ends_with(b"PAR1");
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
-    if magic || ext {
+    let ext = path.extension().and_then(|e| e.to_str());
+    if magic || ext.is_some_and(|e| e.eq_ignore_ascii_case("parquet")) {
         Format::Parquet
+    } else if ext.is_some_and(xlsx::is_excel_extension) {
+        Format::Excel
     } else {
         Format::Csv
     }
@@ -1164,6 +1213,9 @@ pub(crate) mod tests {
             "a/x.parquet",
             "a/notes.txt",
             "a/.hidden.csv",
+            "a/y.xlsx",
+            "a/~$y.xlsx",
+            "b/old.XLS",
             "c.csv",
         ] {
             let f = dir.join(p);
@@ -1177,7 +1229,14 @@ pub(crate) mod tests {
         };
         assert_eq!(
             rel(discover(&dir).unwrap()),
-            ["a/2025-01.CSV", "a/x.parquet", "b/2025-02.csv", "c.csv"]
+            [
+                "a/2025-01.CSV",
+                "a/x.parquet",
+                "a/y.xlsx",
+                "b/2025-02.csv",
+                "b/old.XLS",
+                "c.csv"
+            ]
         );
         assert_eq!(rel(discover(&dir.join("c.csv")).unwrap()), ["c.csv"]);
         assert_eq!(
@@ -1186,8 +1245,15 @@ pub(crate) mod tests {
         );
         assert_eq!(
             rel(discover(&dir.join("?")).unwrap()),
-            ["a/2025-01.CSV", "a/x.parquet", "b/2025-02.csv"]
+            [
+                "a/2025-01.CSV",
+                "a/x.parquet",
+                "a/y.xlsx",
+                "b/2025-02.csv",
+                "b/old.XLS"
+            ]
         );
+        assert_eq!(rel(discover(&dir.join("a/*.xlsx")).unwrap()), ["a/y.xlsx"]);
         let e = discover(&dir.join("nope")).unwrap_err().to_string();
         assert!(e.contains("ledger folder or file not found"), "{e}");
         let e = discover(&dir.join("*.parquet")).unwrap_err().to_string();

@@ -1,6 +1,6 @@
 //! The pinned DuckDB (Python package in a venv under `target/duckdb-venv`), shared by
 //! the DuckDB interoperability test and the benchmark (`benches/pipeline.rs` includes
-//! this file with `#[path]`). Needs `python3` with `venv` and network access to PyPI on
+//! this file with `#[path]`), and the pinned openpyxl of the Excel-ledger tests. Needs `python3` with `venv` and network access to PyPI on
 //! first use.
 
 use std::path::{Path, PathBuf};
@@ -8,6 +8,8 @@ use std::process::Command;
 use std::sync::Mutex;
 
 pub const DUCKDB_VERSION: &str = "1.4.1";
+#[allow(dead_code)] // benches/pipeline.rs includes this file and needs only duckdb
+pub const OPENPYXL_VERSION: &str = "3.1.5";
 
 static VENV_LOCK: Mutex<()> = Mutex::new(());
 
@@ -30,41 +32,63 @@ pub fn sh(cmd: &mut Command) -> Result<String, String> {
 
 /// The python of `TARGET/duckdb-venv` with duckdb==DUCKDB_VERSION, created on first use.
 pub fn duckdb_python(target: &Path) -> Result<PathBuf, String> {
+    venv_python(target, &[("duckdb", DUCKDB_VERSION)])
+}
+
+/// The python of the same venv with openpyxl==OPENPYXL_VERSION too (the Excel-ledger
+/// tests write their workbooks with it).
+#[allow(dead_code)]
+pub fn test_python(target: &Path) -> Result<PathBuf, String> {
+    venv_python(
+        target,
+        &[("duckdb", DUCKDB_VERSION), ("openpyxl", OPENPYXL_VERSION)],
+    )
+}
+
+/// The python of `TARGET/duckdb-venv` with each `(package, version)` installed,
+/// created and installed on first use.
+fn venv_python(target: &Path, packages: &[(&str, &str)]) -> Result<PathBuf, String> {
     let _guard = VENV_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let venv = target.join("duckdb-venv");
     let python = venv.join("bin").join("python");
-    let version_check = |py: &Path| {
-        sh(Command::new(py).args(["-c", "import duckdb; print(duckdb.__version__)"]))
-            .map(|v| v.trim().to_string())
+    let version_check = |py: &Path, module: &str| {
+        sh(Command::new(py).args([
+            "-c",
+            &format!("import {module}; print({module}.__version__)"),
+        ]))
+        .map(|v| v.trim().to_string())
     };
-    if python.exists() && version_check(&python).as_deref() == Ok(DUCKDB_VERSION) {
-        return Ok(python);
+    for &(module, version) in packages {
+        if python.exists() && version_check(&python, module).as_deref() == Ok(version) {
+            continue;
+        }
+        if !python.exists() {
+            sh(Command::new("python3").arg("-m").arg("venv").arg(&venv)).map_err(|e| {
+                format!(
+                    "the test venv needs python3 with the venv module (python3 -m venv {}): {e}",
+                    venv.display()
+                )
+            })?;
+        }
+        sh(Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .arg(format!("{module}=={version}")))
+        .map_err(|e| format!("`pip install {module}=={version}` failed (network to PyPI?): {e}"))?;
+        match version_check(&python, module) {
+            Ok(v) if v == version => {}
+            other => {
+                return Err(format!(
+                    "{module} in {} is {other:?}, expected {version}",
+                    venv.display()
+                ));
+            }
+        }
     }
-    if !python.exists() {
-        sh(Command::new("python3").arg("-m").arg("venv").arg(&venv)).map_err(|e| {
-            format!(
-                "DuckDB needs python3 with the venv module (python3 -m venv {}): {e}",
-                venv.display()
-            )
-        })?;
-    }
-    sh(Command::new(&python)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-        ])
-        .arg(format!("duckdb=={DUCKDB_VERSION}")))
-    .map_err(|e| {
-        format!("`pip install duckdb=={DUCKDB_VERSION}` failed (network to PyPI?): {e}")
-    })?;
-    match version_check(&python) {
-        Ok(v) if v == DUCKDB_VERSION => Ok(python),
-        other => Err(format!(
-            "duckdb in {} is {other:?}, expected {DUCKDB_VERSION}",
-            venv.display()
-        )),
-    }
+    Ok(python)
 }

@@ -392,7 +392,16 @@ fn sample_ids() -> Vec<String> {
     let mut ids = std::collections::BTreeSet::new();
     let mut texts = vec![fs::read_to_string(root.join("special_groups.csv")).expect("read")];
     for e in fs::read_dir(root.join("ledger")).expect("ledger") {
-        texts.push(fs::read_to_string(e.expect("entry").path()).expect("read"));
+        let path = e.expect("entry").path();
+        if path.extension().is_some_and(|x| x == "xlsx") {
+            // A workbook's IDs, read as the pipeline reads them.
+            let enc = ledgerflow::domain::Encoding::Utf8;
+            let t = ledgerflow::ingest::read_table(&path, enc, &["person_id"]).expect("read");
+            let ids = t.column(0).expect("person_id column");
+            texts.push(ids.values_iter().collect::<Vec<_>>().join("\n"));
+        } else {
+            texts.push(fs::read_to_string(path).expect("read"));
+        }
     }
     for text in texts {
         for token in text.split(|c: char| !c.is_ascii_alphanumeric()) {

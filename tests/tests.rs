@@ -3,6 +3,7 @@
 mod cli;
 mod duckdb;
 mod duckdb_env;
+mod excel;
 mod operate;
 mod privacy;
 mod safety;

@@ -49,6 +49,8 @@ pub struct Pipeline {
     pub special_groups: Option<PathBuf>,
     pub claims: Option<PathBuf>,
     pub encoding: Encoding,
+    /// `[inputs].sheet`: the sheet of Excel ledger files to read (`None`: the first).
+    pub sheet: Option<String>,
     pub out_dir: PathBuf,
     /// In [`OutputTable::ALL`] order, without repeats.
     pub tables: Vec<OutputTable>,
@@ -63,7 +65,7 @@ const SECTIONS: &[(&str, &[&str])] = &[
     ("pipeline", &["name", "rules"]),
     (
         "inputs",
-        &["ledger", "special_groups", "claims", "encoding"],
+        &["ledger", "special_groups", "claims", "encoding", "sheet"],
     ),
     ("outputs", &["dir", "tables"]),
     ("quality", &["max_reject_ratio"]),
@@ -139,6 +141,10 @@ impl Pipeline {
                 ))
             })?,
         };
+        let sheet = string("inputs", "sheet")?;
+        if sheet.as_deref() == Some("") {
+            return Err(err("[inputs] key `sheet`: empty sheet name".into()));
+        }
         let out_dir = required("outputs", "dir")?;
         let tables = match get("outputs", "tables") {
             None => OutputTable::ALL.to_vec(),
@@ -198,6 +204,7 @@ impl Pipeline {
             special_groups,
             claims,
             encoding,
+            sheet,
             out_dir,
             tables,
             max_reject_ratio,
@@ -223,6 +230,7 @@ rules = "rules/national.toml"
 ledger = "../sample_data/ledger"
 special_groups = "../sample_data/special_groups.csv"
 encoding = "GBK"
+sheet = "二月"
 [outputs]
 dir = "../out"
 tables = ["rejects", "person_status", "rejects"]
@@ -239,6 +247,7 @@ max_reject_ratio = 0.05
         );
         assert_eq!(p.claims, None);
         assert_eq!(p.encoding, Encoding::Gbk);
+        assert_eq!(p.sheet.as_deref(), Some("二月"));
         assert_eq!(p.out_dir, Path::new("pipelines/../out"));
         assert_eq!(
             p.tables,
@@ -275,6 +284,18 @@ max_reject_ratio = 0.05
         assert!(
             e(&ok.replace("ledger = \"l\"", "ledger = \"l\"\nencoding = \"latin1\""))
                 .contains("key `encoding`")
+        );
+        assert_eq!(
+            Pipeline::parse(Path::new("p.toml"), ok).unwrap().sheet,
+            None
+        );
+        assert!(
+            e(&ok.replace("ledger = \"l\"", "ledger = \"l\"\nsheet = 2"))
+                .contains("[inputs] key `sheet`: expected a string")
+        );
+        assert!(
+            e(&ok.replace("ledger = \"l\"", "ledger = \"l\"\nsheet = \"\""))
+                .contains("[inputs] key `sheet`: empty sheet name")
         );
     }
 }

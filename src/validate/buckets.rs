@@ -67,6 +67,7 @@ pub fn read_inputs_bucketed(
     special_groups: Option<&Path>,
     claims: Option<&Path>,
     encoding: Encoding,
+    sheet: Option<&str>,
     count: u32,
     dir: &Path,
 ) -> Result<Buckets> {
@@ -87,6 +88,7 @@ pub fn read_inputs_bucketed(
         .collect::<Result<Vec<_>>>()?;
     let mut reading = Reading {
         encoding,
+        sheet: sheet.map(str::to_string),
         files: Vec::new(),
         paths: Vec::new(),
         rejects: Vec::new(),
@@ -99,7 +101,7 @@ pub fn read_inputs_bucketed(
             path,
             file,
             InputKind::Ledger,
-            encoding,
+            (encoding, sheet),
             &LEDGER_COLUMNS,
             check_ledger,
         )?;

@@ -8,17 +8,19 @@
 //! and manifest as a run without it. Beside it, `<sha256>.raw` keeps the raw text of
 //! the file's lines that were exact duplicates in some run (the `raw` of their
 //! rejects), so unchanged files are not read again for it. Entries carry the build
-//! (`crate::BUILD`), the CSV encoding and the SHA-256 of the file they were made from
-//! (`.rows` also its path); any mismatch or damage is a miss (the file is read
-//! again), so an entry copied or renamed under another file's name is never used.
-//! Entries of files no longer in the inputs are removed by `run --incremental` once
-//! its carry-forward state is stored (see [`crate::carry`], which reads old entries).
+//! (`crate::BUILD`), the CSV encoding, the `[inputs].sheet` asked for and the SHA-256
+//! of the file they were made from (`.rows` also its path, with the `#SHEET` of an
+//! Excel file); any mismatch or damage is a miss (the file is read again), so an entry
+//! copied or renamed under another file's name is never used. Entries of files no
+//! longer in the inputs are removed by `run --incremental` once its carry-forward
+//! state is stored (see [`crate::carry`], which reads old entries).
 //!
 //! Formats (little-endian, sealed with a checksum): `.rows`: magic, build, encoding,
-//! sha256, path, counts, unknown columns, then per value `person u64, period i32,
-//! scheme u8, payer u8, amount i64, base (u8 flag, i64), paid_on (u8 flag, i32),
-//! region u32, text u64, line u32`, then per reject `line u32, column u8 (255 = none), kind u8, message,
-//! raw`. `.raw`: magic, build, encoding, sha256, then `line u32, text` per line.
+//! sha256, sheet, path, counts, unknown columns, the `#SHEET` suffix of the file's
+//! name, then per value `person u64, period i32, scheme u8, payer u8, amount i64, base
+//! (u8 flag, i64), paid_on (u8 flag, i32), region u32, text u64, line u32`, then per
+//! reject `line u32, column u8 (255 = none), kind u8, message, raw`. `.raw`: magic,
+//! build, encoding, sha256, sheet, then `line u32, text` per line.
 
 use super::{FileOut, LEDGER_COLUMNS, LedgerValue, Part, Rej};
 use crate::binfmt::{Reader, put_str, seal, unseal};
@@ -29,12 +31,14 @@ use crate::ledger::{InputFile, InputKind};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-const MAGIC: &[u8; 8] = b"LFROWS3\n";
-const RAW_MAGIC: &[u8; 8] = b"LFRAW02\n";
+const MAGIC: &[u8; 8] = b"LFROWS4\n";
+const RAW_MAGIC: &[u8; 8] = b"LFRAW03\n";
 
 pub(super) struct LedgerCache {
     dir: PathBuf,
     encoding: Encoding,
+    /// The sheet asked for (`""`: the first).
+    sheet: String,
 }
 
 fn encoding_code(e: Encoding) -> u8 {
@@ -46,12 +50,13 @@ fn encoding_code(e: Encoding) -> u8 {
 }
 
 impl LedgerCache {
-    pub(super) fn new(dir: &Path, encoding: Encoding) -> Result<LedgerCache> {
+    pub(super) fn new(dir: &Path, encoding: Encoding, sheet: Option<&str>) -> Result<LedgerCache> {
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::output(dir, format!("cannot create the cache folder: {e}")))?;
         Ok(LedgerCache {
             dir: dir.to_path_buf(),
             encoding,
+            sheet: sheet.unwrap_or_default().to_string(),
         })
     }
 
@@ -73,14 +78,15 @@ impl LedgerCache {
         let mut r = Reader::new(unseal(&data)?);
         self.check_header(&mut r, MAGIC, sha256)?;
         let made_from = r.string()?;
-        if path.is_some_and(|p| p.display().to_string() != made_from) {
-            return None;
-        }
         let (bytes, rows_read, rows_accepted, rows_rejected) =
             (r.u64()?, r.u64()?, r.u64()?, r.u64()?);
         let unknown_columns = (0..r.u32()?)
             .map(|_| r.string())
             .collect::<Option<Vec<_>>>()?;
+        let suffix = r.string()?;
+        if path.is_some_and(|p| format!("{}{suffix}", p.display()) != made_from) {
+            return None;
+        }
         let n = usize::try_from(r.u64()?).ok()?;
         let mut values = Vec::with_capacity(n.min(data.len() / 40));
         let mut lines = Vec::with_capacity(n.min(data.len() / 40));
@@ -128,9 +134,9 @@ impl LedgerCache {
         })
     }
 
-    /// Stores a file's check (written atomically; a file whose rejects name a column
-    /// outside the ledger columns is simply not cached).
-    pub(super) fn store(&self, out: &FileOut<LedgerValue>) -> Result<()> {
+    /// Stores a file's check, read from `path` (written atomically; a file whose
+    /// rejects name a column outside the ledger columns is simply not cached).
+    pub(super) fn store(&self, out: &FileOut<LedgerValue>, path: &Path) -> Result<()> {
         let f = &out.file;
         let mut w = self.header(MAGIC, &f.sha256, 64 + out.accepted() * 56);
         put_str(&mut w, &f.path);
@@ -141,6 +147,8 @@ impl LedgerCache {
         for c in &f.unknown_columns {
             put_str(&mut w, c);
         }
+        let name = path.display().to_string();
+        put_str(&mut w, f.path.strip_prefix(name.as_str()).unwrap_or(""));
         w.extend_from_slice(&(out.accepted() as u64).to_le_bytes());
         for part in &out.parts {
             for (v, line) in part.values.iter().zip(&part.lines) {
@@ -167,23 +175,27 @@ impl LedgerCache {
         crate::store::write_file_atomically(&self.entry(&f.sha256), &w)
     }
 
-    /// The start of an entry: magic, build, encoding, the SHA-256 of the file it is of.
+    /// The start of an entry: magic, build, encoding, the SHA-256 of the file it is of,
+    /// the sheet asked for.
     fn header(&self, magic: &[u8; 8], sha256: &str, capacity: usize) -> Vec<u8> {
         let mut w = Vec::with_capacity(capacity);
         w.extend_from_slice(magic);
         put_str(&mut w, crate::BUILD);
         w.push(encoding_code(self.encoding));
         put_str(&mut w, sha256);
+        put_str(&mut w, &self.sheet);
         w
     }
 
     /// Reads the start of an entry; `None` unless it was written by [`Self::header`]
-    /// with this magic, by this build, for this encoding, of the file with `sha256`.
+    /// with this magic, by this build, for this encoding and sheet, of the file with
+    /// `sha256`.
     fn check_header(&self, r: &mut Reader, magic: &[u8; 8], sha256: &str) -> Option<()> {
         (r.take(magic.len())? == magic
             && r.string()? == crate::BUILD
             && r.u8()? == encoding_code(self.encoding)
-            && r.string()? == sha256)
+            && r.string()? == sha256
+            && r.string()? == self.sheet)
             .then_some(())
     }
 

@@ -42,27 +42,30 @@ pub fn read_inputs(
     claims: Option<&Path>,
     encoding: Encoding,
 ) -> Result<Inputs> {
-    read_inputs_cached(ledger, special_groups, claims, encoding, None)
+    read_inputs_cached(ledger, special_groups, claims, encoding, None, None)
 }
 
-/// [`read_inputs`], taking the checked rows of unchanged ledger files from the cache
-/// folder `cache` (see [`cache`]) and storing those of new or changed files there.
+/// [`read_inputs`], reading the sheet `sheet` of Excel ledger files (`None`: the
+/// first), taking the checked rows of unchanged ledger files from the cache folder
+/// `cache` (see [`cache`]) and storing those of new or changed files there.
 pub fn read_inputs_cached(
     ledger: &Path,
     special_groups: Option<&Path>,
     claims: Option<&Path>,
     encoding: Encoding,
+    sheet: Option<&str>,
     cache: Option<&Path>,
 ) -> Result<Inputs> {
     let found = discover_inputs(ledger, special_groups, claims)?;
     let mut reading = Reading {
         encoding,
+        sheet: sheet.map(str::to_string),
         files: Vec::new(),
         paths: Vec::new(),
         rejects: Vec::new(),
     };
     let cache = match cache {
-        Some(dir) => Some(cache::LedgerCache::new(dir, encoding)?),
+        Some(dir) => Some(cache::LedgerCache::new(dir, encoding, sheet)?),
         None => None,
     };
     let ledger = reading.read_ledger(&found.ledger, cache.as_ref())?;
@@ -83,9 +86,10 @@ pub fn read_inputs_cached(
 pub fn cached_ledger_rows(
     dir: &Path,
     encoding: Encoding,
+    sheet: Option<&str>,
     sha256: &str,
 ) -> Option<(LedgerRows, Vec<u64>)> {
-    let cache = cache::LedgerCache::new(dir, encoding).ok()?;
+    let cache = cache::LedgerCache::new(dir, encoding, sheet).ok()?;
     let out = cache.load(sha256, None, 0)?;
     let mut rows = LedgerRows::default();
     let mut text = Vec::new();
@@ -99,7 +103,7 @@ pub fn cached_ledger_rows(
 
 /// Removes the cache entries of files other than these (by SHA-256).
 pub fn retain_cached(dir: &Path, encoding: Encoding, keep: &[&str]) -> Result<()> {
-    cache::LedgerCache::new(dir, encoding)?.retain(keep);
+    cache::LedgerCache::new(dir, encoding, None)?.retain(keep);
     Ok(())
 }
 
@@ -142,6 +146,8 @@ fn discover_inputs(
 /// The files read so far and their rejects.
 struct Reading {
     encoding: Encoding,
+    /// `[inputs].sheet`: the sheet of Excel ledger files (`None`: the first).
+    sheet: Option<String>,
     files: Vec<InputFile>,
     /// The path of each of `files`, to read it again for duplicates' raw text.
     paths: Vec<PathBuf>,
@@ -205,7 +211,7 @@ impl Reading {
         crate::log::reading_started(paths.len() as u64);
         for batch in paths.chunks(window) {
             let first = self.files.len();
-            let encoding = self.encoding;
+            let (encoding, sheet) = (self.encoding, self.sheet.as_deref());
             let outs: Vec<Result<FileOut<LedgerValue>>> = batch
                 .par_iter()
                 .enumerate()
@@ -216,7 +222,7 @@ impl Reading {
                             p,
                             file,
                             InputKind::Ledger,
-                            encoding,
+                            (encoding, sheet),
                             &LEDGER_COLUMNS,
                             check_ledger,
                         )
@@ -232,7 +238,7 @@ impl Reading {
                         return Ok(out);
                     }
                     let out = check()?;
-                    cache.store(&out)?;
+                    cache.store(&out, p)?;
                     Ok(out)
                 })
                 .collect();
@@ -286,14 +292,14 @@ impl Reading {
         &mut self,
         paths: &[PathBuf],
         kind: InputKind,
-        columns: &[&str],
+        columns: &'static [&'static str],
         check: fn(&[Field]) -> Result<V, Fault>,
         key: impl Fn(&V) -> K,
     ) -> Result<Vec<(V, u32, u32)>> {
         let mut values: Vec<(V, u32, u32)> = Vec::new();
         for p in paths {
             let file = file_index(self.files.len())?;
-            let out = read_file(p, file, kind, self.encoding, columns, check)?;
+            let out = read_file(p, file, kind, (self.encoding, None), columns, check)?;
             self.add_file(out.file, p, out.rejects);
             for part in out.parts {
                 values.extend(
@@ -362,7 +368,12 @@ impl Reading {
                 .filter(|l| !known.contains_key(l))
                 .collect();
             if !missing.is_empty() {
-                let raws = ingest::raw_records(path, self.encoding, &info.sha256, &missing)?;
+                let sheet = match info.kind {
+                    InputKind::Ledger => self.sheet.as_deref(),
+                    _ => None,
+                };
+                let raws =
+                    ingest::raw_records_sheet(path, self.encoding, sheet, &info.sha256, &missing)?;
                 known.extend(missing.into_iter().zip(raws));
                 if let Some(c) = cache {
                     c.store_raw(&info.sha256, &known)?;
@@ -793,17 +804,21 @@ struct FileOut<V> {
     rejects: Vec<Rej>,
 }
 
-/// Reads one file and checks its rows in parallel ranges. The accepted values stay
-/// in their per-range parts (no second copy of a large file's rows).
+/// Reads one file (CSV in `encoding`, Parquet, or the named or first sheet of a
+/// workbook) and checks its rows in parallel ranges. The accepted values stay in
+/// their per-range parts (no second copy of a large file's rows). A workbook cell that
+/// cannot be read as a value ([`ingest::CellFault`]) rejects its row before the field
+/// checks.
 fn read_file<V: Send>(
     path: &Path,
     file: u32,
     kind: InputKind,
-    encoding: Encoding,
-    columns: &[&str],
+    (encoding, sheet): (Encoding, Option<&str>),
+    columns: &'static [&'static str],
     check: fn(&[Field]) -> Result<V, Fault>,
 ) -> Result<FileOut<V>> {
-    let table = ingest::read_table(path, encoding, columns)?;
+    let table = ingest::read_table_sheet(path, encoding, sheet, columns)?;
+    let cell_faults = table.cell_faults();
     let cols: Vec<Option<&StrArray>> = (0..columns.len().min(MAX_COLUMNS))
         .map(|i| table.column(i))
         .collect();
@@ -832,7 +847,16 @@ fn read_file<V: Send>(
                         _ => Field::Absent,
                     };
                 }
-                match check(&fields[..cols.len()]) {
+                let first_fault = cell_faults.partition_point(|f| f.row < row);
+                let result = match cell_faults.get(first_fault).filter(|f| f.row == row) {
+                    Some(f) => Err(fault(
+                        columns.get(f.column).copied().unwrap_or(""),
+                        f.kind,
+                        f.message.clone(),
+                    )),
+                    None => check(&fields[..cols.len()]),
+                };
+                match result {
                     Ok(v) => {
                         part.values.push(v);
                         part.lines.push(table.lines.get(row).copied().unwrap_or(0));
@@ -876,7 +900,7 @@ fn read_file<V: Send>(
     let accepted: usize = parts.iter().map(|p| p.values.len()).sum();
     let info = InputFile {
         kind,
-        path: path.display().to_string(),
+        path: source_name(path, table.sheet()),
         bytes: table.bytes,
         sha256: table.sha256.clone(),
         rows_read: table.rows_read(),
@@ -889,6 +913,15 @@ fn read_file<V: Send>(
         parts,
         rejects,
     })
+}
+
+/// A file's name in the manifest and in `rejects.source_file`: its path, for a
+/// workbook `PATH#SHEET`.
+fn source_name(path: &Path, sheet: Option<&str>) -> String {
+    match sheet {
+        Some(s) => format!("{}#{s}", path.display()),
+        None => path.display().to_string(),
+    }
 }
 
 impl<V> FileOut<V> {
