@@ -169,8 +169,7 @@ impl RuleSet {
     /// Parses rule-file text (`path` is only used in messages).
     pub fn parse(path: &Path, text: &str) -> Result<RuleSet> {
         let err = |m: String| Error::config(path, m);
-        let doc: toml::Table =
-            toml::from_str(text).map_err(|e| err(format!("not valid TOML: {}", e.message())))?;
+        let doc: toml::Table = super::parse_toml(path, text)?;
         for key in doc.keys() {
             if key != "params" {
                 return Err(err(format!(
