@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 /// The arrow array behind a `String` column chunk.
 pub type StrArray = <StringType as PolarsDataType>::Array;
 
-/// Largest folder depth [`discover`] descends (guards against symlink loops).
+/// Largest folder depth [`discover`] descends.
 const MAX_DEPTH: u32 = 32;
 /// Longest `raw` text kept for a record that cannot be parsed.
 const MAX_RAW_CHARS: usize = 4096;
@@ -52,44 +52,159 @@ pub fn discover(spec: &Path) -> Result<Vec<PathBuf>> {
 /// [`discover`] for any input; `what` names the input in error messages
 /// (`"ledger"`, `"special-groups"`, `"claims"`).
 pub fn discover_as(spec: &Path, what: &str) -> Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
+    let mut walker = Walker::default();
     if has_wildcard(&spec.to_string_lossy()) {
         for m in expand_glob(spec)? {
-            if m.is_dir() {
-                walk(&m, &mut out, 0)?;
-            } else if m.is_file() && has_data_extension(&m) {
-                out.push(m);
+            match std::fs::metadata(&m) {
+                Ok(md) if md.is_dir() => walker.walk(&m, &md, 0)?,
+                Ok(md) if has_data_extension(&m) => walker.add_file(&m, &md)?,
+                _ => {}
             }
         }
-        if out.is_empty() {
+        if walker.files.is_empty() {
             return Err(Error::input(
                 spec,
                 format!("no {what} file matches the pattern"),
             ));
         }
-    } else if spec.is_dir() {
-        walk(spec, &mut out, 0)?;
-        if out.is_empty() {
+    } else {
+        match std::fs::metadata(spec) {
+            Ok(md) if md.is_dir() => {
+                walker.walk(spec, &md, 0)?;
+                if walker.files.is_empty() {
+                    return Err(Error::input(
+                        spec,
+                        format!("no .csv or .parquet file in the {what} folder"),
+                    ));
+                }
+            }
+            Ok(md) => walker.add_file(spec, &md)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::input(
+                    spec,
+                    format!("{what} folder or file not found"),
+                ));
+            }
+            Err(e) => return Err(Error::input(spec, format!("cannot read: {e}"))),
+        }
+    }
+    Ok(walker.finish())
+}
+
+/// The files found so far, and the real folders already walked.
+#[derive(Default)]
+struct Walker {
+    files: Vec<(PathBuf, Option<FileId>)>,
+    dirs: std::collections::HashSet<FileId>,
+}
+
+/// A file's device and inode: the same file or folder reached through links.
+type FileId = (u64, u64);
+
+#[cfg(unix)]
+fn file_id(md: &std::fs::Metadata) -> Option<FileId> {
+    use std::os::unix::fs::MetadataExt;
+    Some((md.dev(), md.ino()))
+}
+
+#[cfg(not(unix))]
+fn file_id(_md: &std::fs::Metadata) -> Option<FileId> {
+    None
+}
+
+/// What a path that is neither a regular file nor a folder is, for messages.
+fn special_kind(md: &std::fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = md.file_type();
+        if t.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+        if t.is_block_device() || t.is_char_device() {
+            return "a device";
+        }
+    }
+    let _ = md;
+    "not a regular file"
+}
+
+impl Walker {
+    /// A file named by the spec or found in a folder. Anything but a regular file (a
+    /// FIFO, a device, a socket) is an error: opening a FIFO would block the run.
+    fn add_file(&mut self, path: &Path, md: &std::fs::Metadata) -> Result<()> {
+        if !md.is_file() {
             return Err(Error::input(
-                spec,
-                format!("no .csv or .parquet file in the {what} folder"),
+                path,
+                format!(
+                    "is {}, not a regular file; only regular files are read",
+                    special_kind(md)
+                ),
             ));
         }
-    } else if spec.is_file() {
-        out.push(spec.to_path_buf());
-    } else {
-        return Err(Error::input(
-            spec,
-            format!("{what} folder or file not found"),
-        ));
+        self.files.push((path.to_path_buf(), file_id(md)));
+        Ok(())
     }
-    out.sort_by(|a, b| {
-        a.as_os_str()
-            .as_encoded_bytes()
-            .cmp(b.as_os_str().as_encoded_bytes())
-    });
-    out.dedup();
-    Ok(out)
+
+    /// Every `*.csv` / `*.parquet` file below `dir`. Folder links are followed, but
+    /// each real folder (device and inode) is walked once, so links to `.` or to a
+    /// parent cannot loop.
+    fn walk(&mut self, dir: &Path, md: &std::fs::Metadata, depth: u32) -> Result<()> {
+        if let Some(id) = file_id(md)
+            && !self.dirs.insert(id)
+        {
+            return Ok(());
+        }
+        let entries = std::fs::read_dir(dir)
+            .map_err(|e| Error::input(dir, format!("cannot list folder: {e}")))?;
+        let mut listed = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::input(dir, format!("cannot list folder: {e}")))?;
+            if !is_hidden(&entry.file_name()) {
+                listed.push(entry.path());
+            }
+        }
+        // Sorted, so which of two links to one folder is walked does not depend on
+        // the order the file system lists them in.
+        listed.sort_by(|a, b| path_bytes(a).cmp(path_bytes(b)));
+        for path in listed {
+            match std::fs::metadata(&path) {
+                Ok(md) if md.is_dir() => {
+                    if depth < MAX_DEPTH {
+                        self.walk(&path, &md, depth + 1)?;
+                    }
+                }
+                Ok(md) if has_data_extension(&path) => self.add_file(&path, &md)?,
+                Ok(_) => {}
+                Err(e) if has_data_extension(&path) => {
+                    return Err(Error::input(&path, format!("cannot read: {e}")));
+                }
+                Err(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The files sorted by path bytes; a file reached under several paths (links)
+    /// is kept once, under its first path.
+    fn finish(mut self) -> Vec<PathBuf> {
+        self.files
+            .sort_by(|a, b| path_bytes(&a.0).cmp(path_bytes(&b.0)));
+        self.files.dedup_by(|a, b| a.0 == b.0);
+        let mut seen = std::collections::HashSet::new();
+        self.files
+            .into_iter()
+            .filter(|(_, id)| id.is_none_or(|id| seen.insert(id)))
+            .map(|(p, _)| p)
+            .collect()
+    }
+}
+
+fn path_bytes(p: &Path) -> &[u8] {
+    p.as_os_str().as_encoded_bytes()
 }
 
 fn has_wildcard(s: &str) -> bool {
@@ -104,33 +219,6 @@ fn has_data_extension(p: &Path) -> bool {
 
 fn is_hidden(name: &std::ffi::OsStr) -> bool {
     name.as_encoded_bytes().first() == Some(&b'.')
-}
-
-/// Every `*.csv` / `*.parquet` file below `dir`.
-fn walk(dir: &Path, out: &mut Vec<PathBuf>, depth: u32) -> Result<()> {
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| Error::input(dir, format!("cannot list folder: {e}")))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::input(dir, format!("cannot list folder: {e}")))?;
-        if is_hidden(&entry.file_name()) {
-            continue;
-        }
-        let path = entry.path();
-        match std::fs::metadata(&path) {
-            Ok(md) if md.is_dir() => {
-                if depth < MAX_DEPTH {
-                    walk(&path, out, depth + 1)?;
-                }
-            }
-            Ok(md) if md.is_file() && has_data_extension(&path) => out.push(path),
-            Ok(_) => {}
-            Err(e) if has_data_extension(&path) => {
-                return Err(Error::input(&path, format!("cannot read: {e}")));
-            }
-            Err(_) => {}
-        }
-    }
-    Ok(())
 }
 
 /// All existing paths matching `pattern`, component by component.
@@ -1194,6 +1282,51 @@ pub(crate) mod tests {
         assert!(e.contains("no ledger file matches"), "{e}");
         std::fs::create_dir_all(dir.join("empty")).unwrap();
         assert!(discover(&dir.join("empty")).is_err());
+    }
+
+    #[test]
+    fn folder_links_are_walked_once_and_files_read_once() {
+        let dir = temp_dir("discover-links");
+        let led = dir.join("ledger");
+        std::fs::create_dir_all(led.join("sub")).unwrap();
+        std::fs::write(led.join("a.csv"), "x").unwrap();
+        std::fs::write(led.join("sub/b.csv"), "x").unwrap();
+        // Two links to `.` (2^32 paths when followed blindly), one to the parent, one
+        // to a file already in the folder.
+        std::os::unix::fs::symlink(".", led.join("loop1")).unwrap();
+        std::os::unix::fs::symlink(".", led.join("loop2")).unwrap();
+        std::os::unix::fs::symlink("..", led.join("sub/up")).unwrap();
+        std::os::unix::fs::symlink("a.csv", led.join("same.csv")).unwrap();
+        let found = discover(&led).unwrap();
+        let rel: Vec<String> = found
+            .iter()
+            .map(|p| p.strip_prefix(&led).unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(rel, ["a.csv", "sub/b.csv"]);
+    }
+
+    #[test]
+    fn fifos_are_errors_never_opened() {
+        let dir = temp_dir("discover-fifo");
+        std::fs::write(dir.join("a.csv"), "x").unwrap();
+        let fifo = dir.join("pipe.csv");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+        let e = discover(&dir).unwrap_err().to_string();
+        assert!(
+            e.contains("pipe.csv") && e.contains("FIFO") && e.contains("not a regular file"),
+            "{e}"
+        );
+        let e = discover(&fifo).unwrap_err().to_string();
+        assert!(e.contains("pipe.csv: is a FIFO"), "{e}");
+        let e = discover(&dir.join("p*.csv")).unwrap_err().to_string();
+        assert!(e.contains("FIFO"), "{e}");
+        // A FIFO without a data extension is not an input: skipped like notes.txt.
+        std::fs::remove_file(&fifo).unwrap();
+        let other = dir.join("pipe");
+        let made = std::process::Command::new("mkfifo").arg(&other).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+        assert_eq!(discover(&dir).unwrap(), [dir.join("a.csv")]);
     }
 
     #[test]
