@@ -483,9 +483,26 @@ fn truncate_raw(s: String) -> String {
 // CSV
 // ---------------------------------------------------------------------------
 
+/// Old Mac and Excel exports end lines with a bare `\r`: every `\r` not followed by
+/// `\n` becomes `\n`, so `\r`, `\n` and `\r\n` each end one line (also inside
+/// quoted fields). The file itself is kept (no copy) when it has no bare `\r`. Safe
+/// before decoding GBK / GB18030: `\r` (0x0D) is never part of a multi-byte character.
+fn cr_line_ends_to_lf(data: Arc<Vec<u8>>) -> Arc<Vec<u8>> {
+    let bare_cr = |i: usize| data[i] == b'\r' && data.get(i + 1) != Some(&b'\n');
+    let Some(first) = (0..data.len()).find(|&i| bare_cr(i)) else {
+        return data;
+    };
+    let out: Vec<u8> = data
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| if i >= first && bare_cr(i) { b'\n' } else { c })
+        .collect();
+    Arc::new(out)
+}
+
 /// A CSV file as UTF-8 bytes (decoded from GBK / GB18030 when asked).
 struct CsvText {
-    /// The file's bytes, or their UTF-8 decoding.
+    /// The file's bytes, or their UTF-8 decoding (bare `\r` line ends made `\n`).
     text: Arc<Vec<u8>>,
     /// Where the content starts (after a byte-order mark).
     start: usize,
@@ -499,6 +516,7 @@ struct CsvText {
 }
 
 fn decode(data: Arc<Vec<u8>>, encoding: Encoding) -> CsvText {
+    let data = cr_line_ends_to_lf(data);
     const BOM: &[u8] = b"\xEF\xBB\xBF";
     let gb = match encoding {
         Encoding::Utf8 => None,
@@ -1370,6 +1388,35 @@ pub(crate) mod tests {
         assert_eq!(col(&t, 1), ["2\r\n2", "5", "8"]);
         assert_eq!(col(&t, 2), ["3", "", "9"]);
         assert_eq!(t.raw_rows(&[1, 2]), ["4,5,\"\"", "7,8,9"]);
+    }
+
+    #[test]
+    fn cr_only_line_ends_are_lines() {
+        let dir = temp_dir("csv-cr");
+        let f = dir.join("t.csv");
+        // Old Mac export: `\r` only, a quoted field with a line break, a blank line,
+        // then a `\r\n` and a `\n` line (counted once each).
+        let text = "a,b,c\r1,\"x\ry\",3\r\r4,5,6\r\n7,8,9\n10,11,12\r";
+        std::fs::write(&f, text).unwrap();
+        let t = read_table(&f, Encoding::Utf8, WANTED).unwrap();
+        assert_eq!(t.header, ["a", "b", "c"]);
+        assert_eq!(t.lines, [2, 5, 6, 7]);
+        assert_eq!(col(&t, 0), ["1", "4", "7", "10"]);
+        assert_eq!(col(&t, 1), ["x\ny", "5", "8", "11"]);
+        assert_eq!(col(&t, 2), ["3", "6", "9", "12"]);
+        assert_eq!(t.raw_rows(&[1, 3]), ["4,5,6", "10,11,12"]);
+        assert!(t.parse_errors.is_empty());
+        // GBK with `\r` line ends and a bad byte on line 3: only that line is lost.
+        let (gbk, _, _) = encoding_rs::GBK.encode("a,b,c\r张,2,3\r李,5,6\r王,8,9");
+        let mut bytes = gbk.into_owned();
+        let at = bytes.iter().rposition(|&c| c == b'\r').unwrap();
+        bytes.splice(at - 4..at - 4, [0x81, 0x20]);
+        std::fs::write(&f, &bytes).unwrap();
+        let t = read_table(&f, Encoding::Gbk, WANTED).unwrap();
+        assert_eq!(t.lines, [2, 4]);
+        assert_eq!(col(&t, 0), ["张", "王"]);
+        assert_eq!(t.parse_errors.len(), 1);
+        assert_eq!(t.parse_errors[0].line, 3);
     }
 
     #[test]
