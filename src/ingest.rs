@@ -350,7 +350,8 @@ impl Table {
     }
 
     /// The text of the given rows for `rejects.raw`, in the order asked: CSV the
-    /// record's original text, Parquet the row's values joined with `,`.
+    /// record's original text, Parquet the row's values of the requested columns
+    /// (file order) joined with `,`.
     pub fn raw_rows(&self, rows: &[usize]) -> Vec<String> {
         let lines: Vec<u32> = rows
             .iter()
@@ -396,11 +397,13 @@ pub fn read_table(path: &Path, encoding: Encoding, wanted: &[&str]) -> Result<Ta
 }
 
 /// The raw text of the records starting on `lines` (any order) of a file read before
-/// with this SHA-256, for rejects found after the file's [`Table`] was dropped
-/// (duplicates across files). A file that changed since is an error.
+/// with this SHA-256 and the columns `wanted`, for rejects found after the file's
+/// [`Table`] was dropped (duplicates across files). A file that changed since is an
+/// error.
 pub fn raw_records(
     path: &Path,
     encoding: Encoding,
+    wanted: &[&str],
     sha256: &str,
     lines: &[u32],
 ) -> Result<Vec<String>> {
@@ -415,7 +418,7 @@ pub fn raw_records(
     guarded(path, || {
         let source = match detect_format(path, &data) {
             Format::Csv => Source::Csv(decode(Arc::clone(&data), encoding)),
-            Format::Parquet => Source::Parquet(parquet_frame(path, &data)?),
+            Format::Parquet => Source::Parquet(parquet_frame(path, &data, wanted)?.0),
         };
         Ok(source.raw_for_lines(lines))
     })
@@ -1037,10 +1040,28 @@ fn csv_raw_for_lines(t: &CsvText, lines: &[u32]) -> Vec<String> {
 // Parquet
 // ---------------------------------------------------------------------------
 
-fn parquet_frame(path: &Path, data: &[u8]) -> Result<DataFrame> {
-    ParquetReader::new(Cursor::new(data))
+/// The columns of a Parquet file that are in `wanted` (by trimmed, lowercased name),
+/// read without the others: an unknown column of a type polars cannot turn into a
+/// series (a struct, a list) is never read. Returns the frame, every column name of the
+/// file (normalised, file order) and the file's row count.
+fn parquet_frame(
+    path: &Path,
+    data: &[u8],
+    wanted: &[&str],
+) -> Result<(DataFrame, Vec<String>, usize)> {
+    let bad = |e: PolarsError| Error::input(path, format!("cannot read Parquet: {e}"));
+    let mut reader = ParquetReader::new(Cursor::new(data));
+    let schema = reader.schema().map_err(bad)?;
+    let header: Vec<String> = schema.iter_names().map(|n| normalise_name(n)).collect();
+    let height = reader.num_rows().map_err(bad)?;
+    let projection: Vec<usize> = (0..header.len())
+        .filter(|&i| wanted.contains(&header[i].as_str()))
+        .collect();
+    let df = reader
+        .with_projection(Some(projection))
         .finish()
-        .map_err(|e| Error::input(path, format!("cannot read Parquet: {e}")))
+        .map_err(bad)?;
+    Ok((df, header, height))
 }
 
 /// A column as text: dates `YYYY-MM-DD` (datetimes by their date), numbers and
@@ -1110,18 +1131,28 @@ fn trim_decimal_zeros(v: &str) -> &str {
 }
 
 fn read_parquet(path: &Path, data: &[u8], wanted: &[&str]) -> Result<Table> {
-    let df = parquet_frame(path, data)?;
-    let header: Vec<String> = df
-        .columns()
-        .iter()
-        .map(|c| normalise_name(c.name()))
-        .collect();
+    let (df, header, height) = parquet_frame(path, data, wanted)?;
     let (found, unknown_columns) = match_header(path, &header, wanted)?;
-    let height = df.height();
+    if df.width() > 0 && df.height() != height {
+        return Err(Error::input(
+            path,
+            format!(
+                "Parquet reader found {} rows where the footer says {height}",
+                df.height()
+            ),
+        ));
+    }
     let mut columns: Vec<Option<StringChunked>> = vec![None; wanted.len()];
     for (w, idx) in found.iter().enumerate() {
         if let Some(&idx) = idx.as_ref() {
-            let col = &df.columns()[idx];
+            // The frame holds only the wanted columns, in file order.
+            let at = found.iter().flatten().filter(|&&i| i < idx).count();
+            let col = df.columns().get(at).ok_or_else(|| {
+                Error::input(
+                    path,
+                    format!("column {}: missing from the Parquet reader", header[idx]),
+                )
+            })?;
             let mut ca = column_as_text(col).map_err(|e| {
                 Error::input(
                     path,
@@ -1366,11 +1397,11 @@ pub(crate) mod tests {
         assert_eq!(t.sha256.len(), 64);
         assert_eq!(t.raw_rows(&[2, 0]), ["3,z,9,e", "1,\"x, \"\"y\"\"\",3,e"]);
         assert_eq!(
-            raw_records(&f, Encoding::Utf8, &t.sha256, &[4]).unwrap(),
+            raw_records(&f, Encoding::Utf8, WANTED, &t.sha256, &[4]).unwrap(),
             ["2,\"multi\nline\",,e"]
         );
         std::fs::write(&f, format!("{text}\n4,w,1,e")).unwrap();
-        let changed = raw_records(&f, Encoding::Utf8, &t.sha256, &[4]).unwrap_err();
+        let changed = raw_records(&f, Encoding::Utf8, WANTED, &t.sha256, &[4]).unwrap_err();
         assert!(
             changed.to_string().contains("changed while the run"),
             "{changed}"
@@ -1560,6 +1591,36 @@ pub(crate) mod tests {
         assert_eq!(read_table(&f, Encoding::Utf8, WANTED).unwrap().height(), 0);
         std::fs::write(&f, "a,b,A\n1,2,3\n").unwrap();
         assert!(read_table(&f, Encoding::Utf8, WANTED).is_err());
+    }
+
+    /// Written by DuckDB: the ledger columns as text plus `meta STRUCT(a, b)` and
+    /// `tags INTEGER[]`, types this build of polars cannot turn into series.
+    const STRUCT_PARQUET: &[u8] = include_bytes!("../tests/data/struct_column.parquet");
+
+    #[test]
+    fn parquet_unknown_struct_and_list_columns_are_not_read() {
+        let dir = temp_dir("parquet-struct");
+        let f = dir.join("t.parquet");
+        std::fs::write(&f, STRUCT_PARQUET).unwrap();
+        let wanted = crate::ledger::LEDGER_COLUMNS;
+        let t = read_table(&f, Encoding::Utf8, &wanted).unwrap();
+        assert_eq!(t.lines, [1, 2]);
+        assert_eq!(t.unknown_columns, ["meta", "tags"]);
+        assert_eq!(col(&t, 1), ["2025-01", "2025-02"]);
+        assert_eq!(col(&t, 7), ["110100", "110100"]);
+        assert!(t.column(8).is_none());
+        assert_eq!(
+            t.raw_rows(&[1]),
+            ["110101199003071234,2025-02,employee,employer,800.00,8000.00,2025-02-15,110100"]
+        );
+        assert_eq!(
+            raw_records(&f, Encoding::Utf8, &wanted, &t.sha256, &[2]).unwrap(),
+            t.raw_rows(&[1])
+        );
+        // Only unknown columns: every row is read, with no column.
+        let t = read_table(&f, Encoding::Utf8, &["nothing"]).unwrap();
+        assert_eq!(t.rows_read(), 2);
+        assert!(t.column(0).is_none());
     }
 
     #[test]

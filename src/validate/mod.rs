@@ -359,7 +359,13 @@ impl Reading {
                 .filter(|l| !known.contains_key(l))
                 .collect();
             if !missing.is_empty() {
-                let raws = ingest::raw_records(path, self.encoding, &info.sha256, &missing)?;
+                let raws = ingest::raw_records(
+                    path,
+                    self.encoding,
+                    columns_of(info.kind),
+                    &info.sha256,
+                    &missing,
+                )?;
                 known.extend(missing.into_iter().zip(raws));
                 if let Some(c) = cache {
                     c.store_raw(&info.sha256, &known)?;
@@ -406,6 +412,15 @@ impl Reading {
             })
             .collect();
         (files, rejects)
+    }
+}
+
+/// The columns read from a file of this kind.
+fn columns_of(kind: InputKind) -> &'static [&'static str] {
+    match kind {
+        InputKind::Ledger => &LEDGER_COLUMNS,
+        InputKind::SpecialGroups => &REGISTRY_COLUMNS,
+        InputKind::Claims => &CLAIMS_COLUMNS,
     }
 }
 
