@@ -135,6 +135,7 @@ pub fn run(
             pipeline.encoding,
             count,
             &staging.join("spill"),
+            &crate::validate::Plausibility::new(&rules, opts.as_of),
         )
     })?;
     let as_of: Month = match opts.as_of.or(b.max_period) {

@@ -86,10 +86,13 @@ pub struct Loaded {
 
 /// Loads the pipeline, the rules and the inputs. With `incremental`, checked ledger
 /// files are cached under `OUT/_cache/ledger/` and unchanged files are taken from there.
+/// `as_of` is the month given on the command line, one of the plausibility references
+/// (validate::Plausibility).
 pub fn load(
     pipeline: &Path,
     out: Option<PathBuf>,
     incremental: bool,
+    as_of: Option<Month>,
     progress: &Progress,
     timings: &mut Timings,
 ) -> Result<Loaded> {
@@ -107,6 +110,7 @@ pub fn load(
             pipeline.claims.as_deref(),
             pipeline.encoding,
             cache.as_deref(),
+            &validate::Plausibility::new(&rules, as_of),
         )
     })?;
     crate::bounded::release_free_memory();
@@ -304,6 +308,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
         &opts.pipeline,
         opts.out.clone(),
         opts.incremental,
+        opts.as_of,
         &progress,
         &mut timings,
     )?;
@@ -507,6 +512,7 @@ pub fn backfill(opts: &BackfillOptions) -> Result<BackfillOutcome> {
         &opts.pipeline,
         opts.out.clone(),
         false,
+        Some(opts.to),
         &progress,
         &mut timings,
     )?;
@@ -719,7 +725,7 @@ fn publish_snapshot(
 pub fn validate(pipeline: &Path, as_of: Option<Month>) -> Result<RunOutcome> {
     let progress = Progress::new(true);
     let mut timings = Timings::default();
-    let loaded = load(pipeline, None, false, &progress, &mut timings)?;
+    let loaded = load(pipeline, None, false, as_of, &progress, &mut timings)?;
     let as_of = match as_of {
         Some(a) => a,
         None => default_as_of(&loaded.inputs, &loaded.pipeline).unwrap_or_default(),
@@ -763,7 +769,7 @@ pub fn explain(pipeline: &Path, person: &str, as_of: Option<Month>, json: bool) 
         .map_err(|e| Error::Usage(format!("--person: {}", e.message())))?;
     let progress = Progress::new(true);
     let mut timings = Timings::default();
-    let mut loaded = load(pipeline, None, false, &progress, &mut timings)?;
+    let mut loaded = load(pipeline, None, false, as_of, &progress, &mut timings)?;
     let as_of = match as_of {
         Some(a) => a,
         None => default_as_of(&loaded.inputs, &loaded.pipeline)?,

@@ -280,7 +280,7 @@ fn check_char(body: &[u8]) -> u8 {
     CHECK[(sum % 11) as usize]
 }
 
-fn make_id(id_region: u32, birth: Date, seq: u32) -> String {
+pub(crate) fn make_id(id_region: u32, birth: Date, seq: u32) -> String {
     let (y, m, d) = birth.ymd();
     let mut s = format!("{id_region:06}{y:04}{m:02}{d:02}{seq:03}");
     let c = check_char(s.as_bytes());

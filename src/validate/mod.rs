@@ -19,6 +19,9 @@ use std::path::{Path, PathBuf};
 
 pub mod buckets;
 mod cache;
+mod plausible;
+
+pub use plausible::Plausibility;
 
 use crate::ledger::LEDGER_COLUMNS;
 const REGISTRY_COLUMNS: [&str; 4] = ["person_id", "group", "valid_from", "valid_to"];
@@ -42,17 +45,26 @@ pub fn read_inputs(
     claims: Option<&Path>,
     encoding: Encoding,
 ) -> Result<Inputs> {
-    read_inputs_cached(ledger, special_groups, claims, encoding, None)
+    read_inputs_cached(
+        ledger,
+        special_groups,
+        claims,
+        encoding,
+        None,
+        &Plausibility::default(),
+    )
 }
 
 /// [`read_inputs`], taking the checked rows of unchanged ledger files from the cache
-/// folder `cache` (see [`cache`]) and storing those of new or changed files there.
+/// folder `cache` (see [`cache`]) and storing those of new or changed files there;
+/// ledger rows are checked against the bounds of `plausibility` (see [`plausible`]).
 pub fn read_inputs_cached(
     ledger: &Path,
     special_groups: Option<&Path>,
     claims: Option<&Path>,
     encoding: Encoding,
     cache: Option<&Path>,
+    plausibility: &Plausibility,
 ) -> Result<Inputs> {
     let found = discover_inputs(ledger, special_groups, claims)?;
     let mut reading = Reading {
@@ -65,7 +77,7 @@ pub fn read_inputs_cached(
         Some(dir) => Some(cache::LedgerCache::new(dir, encoding)?),
         None => None,
     };
-    let ledger = reading.read_ledger(&found.ledger, cache.as_ref())?;
+    let ledger = reading.read_ledger(&found.ledger, cache.as_ref(), plausibility)?;
     let (registry, claim_rows) = reading.read_registry_and_claims(&found)?;
     let (files, rejects) = reading.finish();
     Ok(Inputs {
@@ -192,12 +204,13 @@ impl Reading {
     }
 
     /// The ledger files, in parallel; accepted rows appended in file order, then
-    /// exact duplicates removed. Files are checked a few at a time (two per thread),
+    /// implausible rows and exact duplicates removed. Files are checked a few at a time (two per thread),
     /// so the checked-but-not-yet-appended rows of only those files are held at once.
     fn read_ledger(
         &mut self,
         paths: &[PathBuf],
         cache: Option<&cache::LedgerCache>,
+        plausibility: &Plausibility,
     ) -> Result<LedgerRows> {
         let window = 2 * rayon::current_num_threads().max(1);
         let mut rows = LedgerRows::default();
@@ -253,8 +266,60 @@ impl Reading {
                 }
             }
         }
+        let mut latest = None;
+        let implausible = self.check_rows(&mut rows, &mut text_keys, cache, |r| {
+            let row = plausible_row(r);
+            plausibility.check_row(&row)?;
+            latest = latest.max(plausibility.reference_of(&row));
+            Ok(())
+        })?;
+        self.rejects.extend(implausible);
+        let reference = plausibility.reference(latest);
+        let ahead = self.check_rows(&mut rows, &mut text_keys, cache, |r| {
+            plausibility.check_ahead(reference, &plausible_row(r))
+        })?;
+        self.rejects.extend(ahead);
         self.drop_duplicates(&mut rows, text_keys, cache)?;
         Ok(rows)
+    }
+
+    /// Removes the rows `check` finds fault with (in input order) from `rows` and
+    /// `text_keys`, and returns their rejects with their raw text.
+    fn check_rows(
+        &self,
+        rows: &mut LedgerRows,
+        text_keys: &mut Vec<u64>,
+        cache: Option<&cache::LedgerCache>,
+        mut check: impl FnMut(RowAt) -> Result<(), Fault>,
+    ) -> Result<Vec<Rej>> {
+        let mut rejects = Vec::new();
+        let mut bad = Vec::new();
+        for i in 0..rows.len() {
+            if let Err(f) = check(RowAt(rows, i)) {
+                bad.push(i);
+                rejects.push(Rej {
+                    file: rows.file[i],
+                    line: rows.line[i],
+                    column: Some(f.column),
+                    kind: f.kind,
+                    message: f.message,
+                    raw: String::new(),
+                });
+            }
+        }
+        if bad.is_empty() {
+            return Ok(rejects);
+        }
+        let mut next = bad.iter().peekable();
+        let mut i = 0;
+        text_keys.retain(|_| {
+            let drop = next.next_if_eq(&&i).is_some();
+            i += 1;
+            !drop
+        });
+        remove_ledger_rows(rows, bad.into_iter());
+        self.fill_raw(&mut rejects, cache)?;
+        Ok(rejects)
     }
 
     /// Removes exact duplicates from `rows` (in input order, keeping the first copy)
@@ -344,9 +409,14 @@ impl Reading {
                 }
             })
             .collect();
+        self.fill_raw(&mut rejects, cache)?;
+        Ok(rejects)
+    }
+
+    /// Sorts `rejects` by (file, line) and fills in their raw text: each file is read
+    /// again once, unless the cache has the text of those lines from an earlier run.
+    fn fill_raw(&self, rejects: &mut [Rej], cache: Option<&cache::LedgerCache>) -> Result<()> {
         rejects.sort_by_key(|r| (r.file, r.line));
-        // Each file with duplicates is read again for their raw text, unless the cache
-        // has the text of those lines from an earlier run.
         for group in rejects.chunk_by_mut(|a, b| a.file == b.file) {
             let file = group[0].file as usize;
             let (Some(path), Some(info)) = (self.paths.get(file), self.files.get(file)) else {
@@ -375,7 +445,7 @@ impl Reading {
                 r.raw = known.get(&r.line).cloned().unwrap_or_default();
             }
         }
-        Ok(rejects)
+        Ok(())
     }
 
     /// Per-file counts, and the rejects in input order (file, line).
@@ -421,6 +491,20 @@ fn columns_of(kind: InputKind) -> &'static [&'static str] {
         InputKind::Ledger => &LEDGER_COLUMNS,
         InputKind::SpecialGroups => &REGISTRY_COLUMNS,
         InputKind::Claims => &CLAIMS_COLUMNS,
+    }
+}
+
+/// Row `.1` of a set of ledger rows.
+#[derive(Clone, Copy)]
+struct RowAt<'a>(&'a LedgerRows, usize);
+
+fn plausible_row(RowAt(r, i): RowAt) -> plausible::Row {
+    plausible::Row {
+        person: r.person[i],
+        period: r.period[i],
+        amount: r.amount[i],
+        base: r.base[i],
+        paid_on: r.paid_on[i],
     }
 }
 
@@ -549,14 +633,31 @@ fn money(column: &'static str, s: &str, positive: bool) -> Result<Fen, Fault> {
             format!("{column} {} {what}", show(s)),
         )
     };
-    let v = Fen::parse(s)
-        .ok_or_else(|| bad("is not a decimal number with at most 2 decimal places"))?;
+    let v = Fen::parse(s).ok_or_else(|| bad(&money_problem(s)))?;
     if positive && v.0 <= 0 {
         Err(bad("must be greater than 0"))
     } else if v.0 < 0 {
         Err(bad("must not be negative"))
     } else {
         Ok(v)
+    }
+}
+
+/// What is wrong with a text that [`Fen::parse`] refused.
+fn money_problem(s: &str) -> String {
+    let body = s.trim().trim_start_matches(['-', '+']);
+    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+    let digits = |t: &str| t.bytes().all(|c| c.is_ascii_digit());
+    if body.is_empty() || body == "." || !digits(int) || !digits(frac) {
+        "is not a decimal number".to_string()
+    } else if frac.len() > 2 {
+        format!("has {} decimal places, at most 2 are allowed", frac.len())
+    } else {
+        let int = int.trim_start_matches('0');
+        format!(
+            "has {} integer digits: too many digits, above the ceiling max_amount of the rule file",
+            int.len()
+        )
     }
 }
 
@@ -1144,6 +1245,101 @@ mod tests {
 
     fn read_ledger(path: &Path) -> Inputs {
         read_inputs(path, None, None, Encoding::Utf8).unwrap()
+    }
+
+    #[test]
+    fn implausible_periods_dates_births_and_amounts_are_rejected() {
+        let dir = temp_dir("v-plausible");
+        let p = "370202198503120113";
+        let unborn = crate::generate::make_id(370202, Date::from_ymd(2099, 1, 1), 11);
+        let ledger = format!(
+            "{HEADER}
+{p},2025-01,employee,employer,800.00,8000.00,2025-01-20,370200
+{p},2206-06,employee,employer,800.00,8000.00,,370200
+{p},0001-01,employee,employer,800.00,8000.00,2025-01-20,370200
+{unborn},2025-02,employee,employer,800.00,8000.00,2025-02-20,370200
+{p},2025-02,employee,employer,999999999999999.99,8000.00,2025-02-20,370200
+{p},2025-02,employee,employer,800.00,1234567890123456.00,2025-02-20,370200
+{p},2025-03,employee,employer,800.00,8000.00,2206-03-01,370200
+{p},2026-12,employee,employer,800.00,8000.00,,370200
+{p},2025-04,employee,employer,800.00,8000.00,1989-12-31,370200
+{p},2025-02,employee,employer,99999999.99,99999999.99,2025-02-21,370200
+{p},2025-02,employee,employer,100000000.00,8000.00,2025-02-22,370200
+"
+        );
+        write(&dir, "ledger/a.csv", &ledger);
+        let inputs = read_ledger(&dir.join("ledger"));
+        assert_eq!(
+            reject_table(&inputs),
+            [
+                "3,period,BAD_PERIOD",
+                "4,period,BAD_PERIOD",
+                "5,person_id,BAD_PERSON_ID",
+                "6,amount,BAD_AMOUNT",
+                "7,base,BAD_AMOUNT",
+                "8,paid_on,BAD_DATE",
+                "10,paid_on,BAD_DATE",
+                "12,amount,BAD_AMOUNT",
+            ]
+        );
+        let m: Vec<&str> = inputs.rejects.iter().map(|r| r.message.as_str()).collect();
+        assert_eq!(
+            m[0],
+            "period 2206-06 is outside the plausible range: more than 24 months (max_months_ahead) after 2025-02, the latest paid_on month of a row paid within 24 months of its period"
+        );
+        assert_eq!(
+            m[1],
+            "period 0001-01 is outside the plausible range: before min_period 1990-01"
+        );
+        assert_eq!(
+            m[2],
+            "the birth date in person_id, 2099-01-01, is after paid_on 2025-02-20"
+        );
+        assert_eq!(
+            m[3],
+            "amount 999999999999999.99 is above the ceiling max_amount 99999999.99"
+        );
+        assert_eq!(
+            m[4],
+            "base \"1234567890123456.00\" has 16 integer digits: too many digits, above the ceiling max_amount of the rule file"
+        );
+        assert!(
+            m[5].starts_with("paid_on 2206-03-01 is outside the plausible range"),
+            "{}",
+            m[5]
+        );
+        assert_eq!(
+            m[6],
+            "paid_on 1989-12-31 is outside the plausible range: before min_period 1990-01"
+        );
+        assert_eq!(
+            inputs.rejects[0].raw,
+            format!("{p},2206-06,employee,employer,800.00,8000.00,,370200")
+        );
+        // The default as_of comes from the plausible rows only.
+        assert_eq!(
+            inputs
+                .ledger
+                .period
+                .iter()
+                .max()
+                .map(|m| m.to_string())
+                .as_deref(),
+            Some("2026-12")
+        );
+        let f = &inputs.files[0];
+        assert_eq!((f.rows_read, f.rows_accepted, f.rows_rejected), (11, 3, 8));
+        // A given --as-of is a reference too: as of 2206-06 the far period is kept.
+        let late = read_inputs_cached(
+            &dir.join("ledger"),
+            None,
+            None,
+            Encoding::Utf8,
+            None,
+            &Plausibility::default().with_as_of(Month::parse("2206-06")),
+        )
+        .unwrap();
+        assert!(!reject_table(&late).contains(&"3,period,BAD_PERIOD".to_string()));
     }
 
     #[test]
