@@ -143,7 +143,10 @@ pub fn run(
         None => {
             return Err(Error::input(
                 &pipeline.ledger,
-                "no accepted ledger rows to take the default --as-of from; pass --as-of",
+                format!(
+                    "no accepted ledger rows to take the default --as-of from ({}); pass --as-of to write the rejects",
+                    b.no_rows_cause()
+                ),
             ));
         }
     };

@@ -132,9 +132,16 @@ pub fn load(
 /// `as_of` defaults to the latest period present in the accepted ledger rows.
 pub fn default_as_of(inputs: &Inputs, pipeline: &Pipeline) -> Result<Month> {
     inputs.ledger.period.iter().max().copied().ok_or_else(|| {
+        let cause = validate::no_rows_cause(
+            &inputs.files,
+            inputs
+                .rejects
+                .iter()
+                .map(|r| (r.source_file.as_str(), r.message.as_str())),
+        );
         Error::input(
             &pipeline.ledger,
-            "no accepted ledger rows to take the default --as-of from; pass --as-of",
+            format!("no accepted ledger rows to take the default --as-of from ({cause}); pass --as-of to write the rejects"),
         )
     })
 }
@@ -726,14 +733,18 @@ pub fn validate(pipeline: &Path, as_of: Option<Month>) -> Result<RunOutcome> {
     let progress = Progress::new(true);
     let mut timings = Timings::default();
     let loaded = load(pipeline, None, false, as_of, &progress, &mut timings)?;
-    let as_of = match as_of {
-        Some(a) => a,
-        None => default_as_of(&loaded.inputs, &loaded.pipeline).unwrap_or_default(),
+    let (as_of, shown) = match as_of
+        .map(Ok)
+        .unwrap_or_else(|| default_as_of(&loaded.inputs, &loaded.pipeline))
+    {
+        Ok(a) => (a, a.to_string()),
+        // Nothing accepted: the counts are still worth printing, with the cause.
+        Err(e) => (Month::default(), format!("none: {e}")),
     };
     let inputs = &loaded.inputs;
     let future = future_rows_per_file(&inputs.ledger, as_of.last_day(), inputs.files.len());
     let counts = manifest::totals(inputs, &future);
-    println!("as_of: {as_of}");
+    println!("as_of: {shown}");
     for f in &loaded.inputs.files {
         println!(
             "{} {}: read {}, accepted {}, rejected {}",

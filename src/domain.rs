@@ -229,8 +229,13 @@ impl Fen {
 
     /// `self × rate`, rounded half-up to the fen (RULES.md §3, §7), saturating.
     pub fn times_rate(self, rate: Rate) -> Fen {
+        self.times_n_rate(1, rate)
+    }
+
+    /// `self × n × rate` computed exactly, rounded half-up to the fen, saturating.
+    pub fn times_n_rate(self, n: i64, rate: Rate) -> Fen {
         Fen::saturating(round_half_up(
-            self.0 as i128 * rate.0 as i128,
+            self.0 as i128 * n as i128 * rate.0 as i128,
             Rate::SCALE as i128,
         ))
     }
@@ -495,6 +500,7 @@ mod tests {
         assert_eq!(Fen::sum(vec![big; 100]), Fen::MAX);
         assert_eq!(Fen::MAX.plus(Fen(1)), Fen::MAX);
         assert_eq!(Fen(i64::MAX).times_rate(Rate::ONE), Fen::MAX);
+        assert_eq!(big.times_n_rate(2, Rate::from_f64(0.5)), big);
         assert_eq!(Fen::sum([Fen(5), Fen(-2)]), Fen(3));
         assert_eq!(Fen::MAX.to_string(), "9999999999999999.99");
         assert_eq!(round_half_up(-25, 10), -3);

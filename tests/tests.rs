@@ -3,6 +3,7 @@
 mod cli;
 mod duckdb;
 mod duckdb_env;
+mod hardening;
 mod operate;
 mod scenarios;
 mod util;

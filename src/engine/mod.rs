@@ -351,11 +351,9 @@ pub fn evaluate_person<P: ParamSource>(
     let months_short = (retirement_min_months - cumulative_months).max(0);
     // §9: the base of the latest employee-family month ≤ A with rows (declared or paid),
     // null only without any such month (resident-only people).
-    let lump_sum_estimate = aggregates.last().map(|f| {
-        f.base
-            .times(months_short as i64)
-            .times_rate(p.lump_sum_rate)
-    });
+    let lump_sum_estimate = aggregates
+        .last()
+        .map(|f| f.base.times_n_rate(months_short as i64, p.lump_sum_rate));
     let continuous_years =
         resident::continuous_years(&res_years, &other, as_of, params, at_a.region);
     let zero_claim_years = if input.claims_given {

@@ -211,6 +211,31 @@ impl Buckets {
         Ok(rows)
     }
 
+    /// Why no ledger row was accepted (see [`super::no_rows_cause`]); counts as far
+    /// as read (before the buckets' duplicates).
+    pub fn no_rows_cause(&self) -> String {
+        let files = &self.reading.files;
+        let mut files = files.clone();
+        for f in &mut files {
+            f.rows_rejected = 0;
+        }
+        for r in &self.reading.rejects {
+            if let Some(f) = files.get_mut(r.file as usize) {
+                f.rows_rejected += 1;
+            }
+        }
+        let names: Vec<&str> = self.reading.files.iter().map(|f| f.path.as_str()).collect();
+        super::no_rows_cause(
+            &files,
+            self.reading.rejects.iter().map(|r| {
+                (
+                    names.get(r.file as usize).copied().unwrap_or(""),
+                    r.message.as_str(),
+                )
+            }),
+        )
+    }
+
     /// Per-file counts and all rejects in input order.
     pub fn finish(self) -> (Vec<InputFile>, Vec<Reject>) {
         self.reading.finish()

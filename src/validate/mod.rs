@@ -485,6 +485,53 @@ impl Reading {
     }
 }
 
+/// Why no ledger row was accepted, file by file, for the error that stops a run
+/// without `--as-of`: `ledger/a.csv: column period is missing from the file (all 3
+/// rows)`, `ledger/b.csv: no data rows (empty file or header only)`. `rejects` are
+/// (source file, message) pairs; the most frequent message of a file is named.
+pub fn no_rows_cause<'a>(
+    files: &[InputFile],
+    rejects: impl Iterator<Item = (&'a str, &'a str)>,
+) -> String {
+    let mut by_file: std::collections::BTreeMap<&str, std::collections::BTreeMap<&str, u64>> =
+        Default::default();
+    for (file, message) in rejects {
+        *by_file.entry(file).or_default().entry(message).or_default() += 1;
+    }
+    let ledger: Vec<&InputFile> = files
+        .iter()
+        .filter(|f| f.kind == InputKind::Ledger)
+        .collect();
+    let mut parts: Vec<String> = ledger
+        .iter()
+        .take(5)
+        .map(|f| {
+            let top = by_file.get(f.path.as_str()).and_then(|m| {
+                m.iter()
+                    .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+                    .map(|(msg, n)| (*msg, *n))
+            });
+            match top {
+                _ if f.rows_read == 0 => {
+                    format!("{}: no data rows (empty file or header only)", f.path)
+                }
+                Some((msg, n)) if n == f.rows_read => {
+                    format!("{}: {msg} (all {n} rows)", f.path)
+                }
+                Some((msg, n)) => format!(
+                    "{}: {} rows rejected, {n} of them: {msg}",
+                    f.path, f.rows_rejected
+                ),
+                None => format!("{}: {} rows rejected", f.path, f.rows_rejected),
+            }
+        })
+        .collect();
+    if ledger.len() > 5 {
+        parts.push(format!("and {} more files", ledger.len() - 5));
+    }
+    parts.join("; ")
+}
+
 /// The columns read from a file of this kind.
 fn columns_of(kind: InputKind) -> &'static [&'static str] {
     match kind {
