@@ -3,6 +3,7 @@
 mod cli;
 mod duckdb;
 mod duckdb_env;
+mod fuzz;
 mod hardening;
 mod operate;
 mod scenarios;
