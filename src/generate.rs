@@ -663,6 +663,8 @@ fn resident(rng: &mut Rng, p: &mut Person, span: &Span, newborn: bool) {
                 day_in(rng, m, 1, 28)
             }
         };
+        // Nobody pays before being born (a newborn's next-year window can open first).
+        let day = day.max(p.birth.plus_days(1));
         // Repairs for skipped years, paid with (before) this year's payment.
         for s in skipped.drain(..) {
             if rng.chance(0.35) {

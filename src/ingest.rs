@@ -491,6 +491,10 @@ fn truncate_raw(s: String) -> String {
 /// quoted fields). The file itself is kept (no copy) when it has no bare `\r`. Safe
 /// before decoding GBK / GB18030: `\r` (0x0D) is never part of a multi-byte character.
 fn cr_line_ends_to_lf(data: Arc<Vec<u8>>) -> Arc<Vec<u8>> {
+    // Most files have no `\r` at all: one fast scan (memchr) settles it.
+    if !data.contains(&b'\r') {
+        return data;
+    }
     let bare_cr = |i: usize| data[i] == b'\r' && data.get(i + 1) != Some(&b'\n');
     let Some(first) = (0..data.len()).find(|&i| bare_cr(i)) else {
         return data;

@@ -203,8 +203,9 @@ impl Buckets {
         }
         let _ = std::fs::remove_file(path);
         let (p, reference) = (&self.plausibility, self.reference);
-        let ahead = self.reading.check_rows(&mut rows, &mut text, None, |r| {
-            p.check_ahead(reference, &plausible_row(r))
+        let (ahead, _) = self.reading.check_rows(&mut rows, &mut text, None, |r| {
+            p.check_ahead(reference, &plausible_row(r))?;
+            Ok(None)
         })?;
         self.reading.rejects.extend(ahead);
         self.reading.drop_duplicates(&mut rows, text, None)?;

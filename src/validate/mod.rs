@@ -266,17 +266,16 @@ impl Reading {
                 }
             }
         }
-        let mut latest = None;
-        let implausible = self.check_rows(&mut rows, &mut text_keys, cache, |r| {
+        let (implausible, latest) = self.check_rows(&mut rows, &mut text_keys, cache, |r| {
             let row = plausible_row(r);
             plausibility.check_row(&row)?;
-            latest = latest.max(plausibility.reference_of(&row));
-            Ok(())
+            Ok(plausibility.reference_of(&row))
         })?;
         self.rejects.extend(implausible);
         let reference = plausibility.reference(latest);
-        let ahead = self.check_rows(&mut rows, &mut text_keys, cache, |r| {
-            plausibility.check_ahead(reference, &plausible_row(r))
+        let (ahead, _) = self.check_rows(&mut rows, &mut text_keys, cache, |r| {
+            plausibility.check_ahead(reference, &plausible_row(r))?;
+            Ok(None)
         })?;
         self.rejects.extend(ahead);
         self.drop_duplicates(&mut rows, text_keys, cache)?;
@@ -284,18 +283,37 @@ impl Reading {
     }
 
     /// Removes the rows `check` finds fault with (in input order) from `rows` and
-    /// `text_keys`, and returns their rejects with their raw text.
+    /// `text_keys`, and returns their rejects with their raw text, and the latest month
+    /// `check` returned for the rows it passed. Rows are checked in parallel.
     fn check_rows(
         &self,
         rows: &mut LedgerRows,
         text_keys: &mut Vec<u64>,
         cache: Option<&cache::LedgerCache>,
-        mut check: impl FnMut(RowAt) -> Result<(), Fault>,
-    ) -> Result<Vec<Rej>> {
+        check: impl Fn(RowAt) -> Result<Option<Month>, Fault> + Sync,
+    ) -> Result<(Vec<Rej>, Option<Month>)> {
+        let view: &LedgerRows = rows;
+        let starts: Vec<usize> = (0..view.len()).step_by(CHUNK_ROWS).collect();
+        type Chunk = (Vec<(usize, Fault)>, Option<Month>);
+        let chunks: Vec<Chunk> = starts
+            .par_iter()
+            .map(|&start| {
+                let (mut faults, mut latest) = (Vec::new(), None);
+                for i in start..(start + CHUNK_ROWS).min(view.len()) {
+                    match check(RowAt(view, i)) {
+                        Ok(m) => latest = latest.max(m),
+                        Err(f) => faults.push((i, f)),
+                    }
+                }
+                (faults, latest)
+            })
+            .collect();
         let mut rejects = Vec::new();
         let mut bad = Vec::new();
-        for i in 0..rows.len() {
-            if let Err(f) = check(RowAt(rows, i)) {
+        let mut latest = None;
+        for (faults, m) in chunks {
+            latest = latest.max(m);
+            for (i, f) in faults {
                 bad.push(i);
                 rejects.push(Rej {
                     file: rows.file[i],
@@ -308,7 +326,7 @@ impl Reading {
             }
         }
         if bad.is_empty() {
-            return Ok(rejects);
+            return Ok((rejects, latest));
         }
         let mut next = bad.iter().peekable();
         let mut i = 0;
@@ -319,7 +337,7 @@ impl Reading {
         });
         remove_ledger_rows(rows, bad.into_iter());
         self.fill_raw(&mut rejects, cache)?;
-        Ok(rejects)
+        Ok((rejects, latest))
     }
 
     /// Removes exact duplicates from `rows` (in input order, keeping the first copy)
