@@ -50,6 +50,25 @@ fn a_typo_period_neither_moves_the_default_as_of_nor_stretches_the_history() {
     let m = util::read_manifest(&out, "2025-02");
     assert_eq!(util::total(&m, "rows_read"), 5);
     assert_eq!(util::total(&m, "rows_rejected"), 3);
+    // The bucketed read (bounded memory) applies the same bounds.
+    let bucketed = dir.join("bucketed");
+    util::ledgerflow(&[
+        "run",
+        s(&pipe),
+        "--quiet",
+        "--memory-budget",
+        "1K",
+        "--out",
+        s(&bucketed),
+    ])
+    .expect_ok();
+    for t in ["rejects", "person_month", "person_status"] {
+        assert_eq!(
+            util::read_table(&bucketed, t, "2025-02"),
+            util::read_table(&out, t, "2025-02"),
+            "{t}"
+        );
+    }
 }
 
 #[test]
