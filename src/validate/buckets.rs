@@ -48,7 +48,7 @@ pub struct Buckets {
     pub regions: BTreeSet<u32>,
     plausibility: Plausibility,
     /// The plausibility reference month (see `plausible`).
-    reference: Option<Month>,
+    reference: Option<plausible::Reference>,
 }
 
 /// Reads every input like [`super::read_inputs`], spilling ledger rows into `count`

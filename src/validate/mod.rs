@@ -1394,17 +1394,44 @@ mod tests {
         );
         let f = &inputs.files[0];
         assert_eq!((f.rows_read, f.rows_accepted, f.rows_rejected), (11, 3, 8));
-        // A given --as-of is a reference too: as of 2206-06 the far period is kept.
-        let late = read_inputs_cached(
-            &dir.join("ledger"),
-            None,
-            None,
-            Encoding::Utf8,
-            None,
-            &Plausibility::default().with_as_of(Month::parse("2206-06")),
-        )
-        .unwrap();
-        assert!(!reject_table(&late).contains(&"3,period,BAD_PERIOD".to_string()));
+        // With payments in the ledger a given --as-of changes nothing, except that a
+        // month up to it is never ahead; a ledger of declarations only counts from the
+        // given --as-of (and has no bound without).
+        let read_as_of = |as_of: Option<&str>| {
+            read_inputs_cached(
+                &dir.join("ledger"),
+                None,
+                None,
+                Encoding::Utf8,
+                None,
+                &Plausibility::default().with_as_of(as_of.and_then(Month::parse)),
+            )
+            .unwrap()
+        };
+        assert_eq!(
+            reject_table(&read_as_of(Some("2025-06"))),
+            reject_table(&inputs)
+        );
+        assert!(
+            !reject_table(&read_as_of(Some("2206-06"))).contains(&"3,period,BAD_PERIOD".into())
+        );
+        write(
+            &dir,
+            "ledger/a.csv",
+            &format!(
+                "{HEADER}\n{p},2025-01,employee,employer,800.00,8000.00,,370200\n{p},2206-06,employee,employer,800.00,8000.00,,370200\n"
+            ),
+        );
+        assert!(reject_table(&read_as_of(None)).is_empty());
+        let declared = read_as_of(Some("2025-06"));
+        assert_eq!(reject_table(&declared), ["3,period,BAD_PERIOD"]);
+        assert!(
+            declared.rejects[0]
+                .message
+                .ends_with("after 2025-06, the --as-of month"),
+            "{}",
+            declared.rejects[0].message
+        );
     }
 
     #[test]

@@ -9,11 +9,15 @@
 //!    not after the period's month end), `amount` and `base` not above `max_amount`.
 //! 2. [`Plausibility::check_ahead`], against the *reference month*: a period or a
 //!    `paid_on` month more than `max_months_ahead` months after it is a typo. The
-//!    reference is the given `--as-of` or, if later, the latest `paid_on` month of a
-//!    row that passed step 1 and was paid within `max_months_ahead` months of its own
-//!    period ([`Plausibility::reference_of`]). It never comes from the default
-//!    `as_of`, which is chosen from the rows this step accepts, and one typo in a
-//!    `paid_on` (paid 180 years after its period) cannot move it.
+//!    reference is the latest `paid_on` month of a row that passed step 1 and was paid
+//!    within `max_months_ahead` months of its own period
+//!    ([`Plausibility::reference_of`]); only a ledger without such a row takes the
+//!    given `--as-of`. It never comes from the default `as_of`, which is chosen from
+//!    the rows this step accepts; one typo in a `paid_on` (paid 180 years after its
+//!    period) cannot move it; and with payments in the ledger the rows accepted do
+//!    not depend on `--as-of` (a backfill month equals a run as of that month). A
+//!    month up to a given `--as-of` is never ahead, so a rejected row always lies
+//!    beyond `as_of` or is paid after `K`: it cannot change anyone's results.
 
 use super::{Fault, fault};
 use crate::config::RuleSet;
@@ -34,6 +38,13 @@ pub struct Plausibility {
     /// (effective_from, bounds) of the national blocks, ascending.
     timeline: Vec<(Month, Bounds)>,
     as_of: Option<Month>,
+}
+
+/// The month the upper bound counts from, and whether it is the given `--as-of`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Reference {
+    pub month: Month,
+    pub given: bool,
 }
 
 /// The fields of a ledger row the bounds look at.
@@ -169,22 +180,34 @@ impl Plausibility {
         ((paid.0 as i64 - r.period.0 as i64).abs() <= ahead).then_some(paid)
     }
 
-    /// The reference month: the given `--as-of` or the latest offered month, whichever
-    /// is later; `None` (no upper bound) when there is neither.
-    pub fn reference(&self, latest_offered: Option<Month>) -> Option<Month> {
-        self.as_of.max(latest_offered)
+    /// The reference month: the latest offered month, else the given `--as-of`;
+    /// `None` (no upper bound) when there is neither.
+    pub fn reference(&self, latest_offered: Option<Month>) -> Option<Reference> {
+        match latest_offered {
+            Some(month) => Some(Reference {
+                month,
+                given: false,
+            }),
+            None => self.as_of.map(|month| Reference { month, given: true }),
+        }
     }
 
     /// Step 2: period and `paid_on` not more than `max_months_ahead` months after the
     /// reference month.
-    pub(super) fn check_ahead(&self, reference: Option<Month>, r: &Row) -> Result<(), Fault> {
-        let Some(reference) = reference else {
+    pub(super) fn check_ahead(&self, reference: Option<Reference>, r: &Row) -> Result<(), Fault> {
+        let Some(Reference {
+            month: reference,
+            given,
+        }) = reference
+        else {
             return Ok(());
         };
         let ahead = self.at(r.period).max_months_ahead;
-        let limit = reference.0 as i64 + ahead as i64;
+        // A month up to a given --as-of is never "ahead": the run was asked about it.
+        let limit =
+            (reference.0 as i64 + ahead as i64).max(self.as_of.map_or(i64::MIN, |a| a.0 as i64));
         let from = || {
-            if self.as_of == Some(reference) {
+            if given {
                 "the --as-of month".to_string()
             } else {
                 format!(
