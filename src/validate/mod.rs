@@ -982,6 +982,21 @@ fn read_file<V: Send>(
     check: fn(&[Field]) -> Result<V, Fault>,
 ) -> Result<FileOut<V>> {
     let table = ingest::read_table(path, encoding, columns)?;
+    // A file with text but no row, whose only line names none of the columns, is not
+    // an empty month: it is the wrong file or one line of data without a header.
+    if table.rows_read() == 0
+        && !table.header.iter().all(String::is_empty)
+        && table.columns.iter().all(Option::is_none)
+    {
+        return Err(Error::input(
+            path,
+            format!(
+                "line 1 names none of the {} columns ({}) and no row follows: not a header",
+                kind.as_str(),
+                columns.join(", ")
+            ),
+        ));
+    }
     let cols: Vec<Option<&StrArray>> = (0..columns.len().min(MAX_COLUMNS))
         .map(|i| table.column(i))
         .collect();
@@ -1432,6 +1447,29 @@ mod tests {
             "{}",
             declared.rejects[0].message
         );
+    }
+
+    #[test]
+    fn a_lone_line_that_is_not_a_header_is_an_error() {
+        let dir = temp_dir("v-lone-line");
+        let p = write(
+            &dir,
+            "a.csv",
+            "370202198503120113,2025-01,employee,employer,800.00,8000.00,2025-01-20,370200",
+        );
+        let e = read_inputs(&p, None, None, Encoding::Utf8)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("a.csv: line 1 names none of the ledger columns")
+                && e.contains("not a header"),
+            "{e}"
+        );
+        // A header alone (an empty month) and an empty file stay 0 rows, no error.
+        write(&dir, "a.csv", HEADER);
+        assert_eq!(read_ledger(&p).files[0].rows_read, 0);
+        write(&dir, "a.csv", "");
+        assert_eq!(read_ledger(&p).files[0].rows_read, 0);
     }
 
     #[test]
