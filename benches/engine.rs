@@ -33,6 +33,7 @@ fn sample() -> &'static Sample {
             Path::new(SAMPLE),
             None,
             false,
+            None,
             &Progress::new(true),
             &mut Timings::default(),
         )

@@ -143,6 +143,7 @@ pub fn run(
             &crate::privacy::state_dirs(&pipeline)?
                 .spill
                 .unwrap_or_else(|| staging.join("spill")),
+            &crate::validate::Plausibility::new(&rules, opts.as_of),
         )
     })?;
     let as_of: Month = match opts.as_of.or(b.max_period) {
@@ -150,7 +151,10 @@ pub fn run(
         None => {
             return Err(Error::input(
                 &pipeline.ledger,
-                "no accepted ledger rows to take the default --as-of from; pass --as-of",
+                format!(
+                    "no accepted ledger rows to take the default --as-of from ({}); pass --as-of to write the rejects",
+                    b.no_rows_cause()
+                ),
             ));
         }
     };

@@ -105,10 +105,13 @@ pub struct Loaded {
 
 /// Loads the pipeline, the rules and the inputs. With `incremental`, checked ledger
 /// files are cached under `OUT/_cache/ledger/` and unchanged files are taken from there.
+/// `as_of` is the month given on the command line, one of the plausibility references
+/// (validate::Plausibility).
 pub fn load(
     pipeline: &Path,
     out: Option<PathBuf>,
     incremental: bool,
+    as_of: Option<Month>,
     progress: &Progress,
     timings: &mut Timings,
 ) -> Result<Loaded> {
@@ -139,6 +142,7 @@ pub fn load(
             pipeline.encoding,
             pipeline.sheet.as_deref(),
             cache.as_deref(),
+            &validate::Plausibility::new(&rules, as_of),
         )
     })?;
     crate::bounded::release_free_memory();
@@ -160,9 +164,16 @@ pub fn load(
 /// `as_of` defaults to the latest period present in the accepted ledger rows.
 pub fn default_as_of(inputs: &Inputs, pipeline: &Pipeline) -> Result<Month> {
     inputs.ledger.period.iter().max().copied().ok_or_else(|| {
+        let cause = validate::no_rows_cause(
+            &inputs.files,
+            inputs
+                .rejects
+                .iter()
+                .map(|r| (r.source_file.as_str(), r.message.as_str())),
+        );
         Error::input(
             &pipeline.ledger,
-            "no accepted ledger rows to take the default --as-of from; pass --as-of",
+            format!("no accepted ledger rows to take the default --as-of from ({cause}); pass --as-of to write the rejects"),
         )
     })
 }
@@ -351,6 +362,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
         &opts.pipeline,
         opts.out.clone(),
         opts.incremental,
+        opts.as_of,
         &progress,
         &mut timings,
     )?;
@@ -591,6 +603,7 @@ pub fn backfill(opts: &BackfillOptions) -> Result<BackfillOutcome> {
         &opts.pipeline,
         opts.out.clone(),
         false,
+        Some(opts.to),
         &progress,
         &mut timings,
     )?;
@@ -815,15 +828,19 @@ fn publish_snapshot(
 pub fn validate(pipeline: &Path, as_of: Option<Month>) -> Result<RunOutcome> {
     let progress = Progress::new(true);
     let mut timings = Timings::default();
-    let loaded = load(pipeline, None, false, &progress, &mut timings)?;
-    let as_of = match as_of {
-        Some(a) => a,
-        None => default_as_of(&loaded.inputs, &loaded.pipeline).unwrap_or_default(),
+    let loaded = load(pipeline, None, false, as_of, &progress, &mut timings)?;
+    let (as_of, shown) = match as_of
+        .map(Ok)
+        .unwrap_or_else(|| default_as_of(&loaded.inputs, &loaded.pipeline))
+    {
+        Ok(a) => (a, a.to_string()),
+        // Nothing accepted: the counts are still worth printing, with the cause.
+        Err(e) => (Month::default(), format!("none: {e}")),
     };
     let inputs = &loaded.inputs;
     let future = future_rows_per_file(&inputs.ledger, as_of.last_day(), inputs.files.len());
     let counts = manifest::totals(inputs, &future);
-    println!("as_of: {as_of}");
+    println!("as_of: {shown}");
     for f in &loaded.inputs.files {
         println!(
             "{} {}: read {}, accepted {}, rejected {}",
@@ -864,7 +881,7 @@ pub fn explain(
         .map_err(|e| Error::Usage(format!("--person: {}", e.message())))?;
     let progress = Progress::new(true);
     let mut timings = Timings::default();
-    let mut loaded = load(pipeline, None, false, &progress, &mut timings)?;
+    let mut loaded = load(pipeline, None, false, as_of, &progress, &mut timings)?;
     let as_of = match as_of {
         Some(a) => a,
         None => default_as_of(&loaded.inputs, &loaded.pipeline)?,

@@ -179,6 +179,9 @@ impl Fen {
         {
             return None;
         }
+        // At most 15 significant integer digits: any such amount, times 100, fits
+        // well inside `Fen::MAX`.
+        let int = int.trim_start_matches('0');
         if int.len() > 15 {
             return None;
         }
@@ -194,9 +197,47 @@ impl Fen {
         Some(Fen(if neg { -fen } else { fen }))
     }
 
-    /// `self × rate`, rounded half-up to the fen (RULES.md §3, §7).
+    /// The largest amount a `DECIMAL(18,2)` column holds, 9999999999999999.99 yuan.
+    /// Every sum and product of fen saturates at ±`MAX` (with inputs below the
+    /// rule file's `max_amount` ceiling no real total comes near it), so no value can
+    /// wrap around or fail the output.
+    pub const MAX: Fen = Fen(999_999_999_999_999_999);
+
+    /// `v` fen, saturated into `-MAX ..= MAX`.
+    pub fn saturating(v: i128) -> Fen {
+        Fen(v.clamp(-(Fen::MAX.0 as i128), Fen::MAX.0 as i128) as i64)
+    }
+
+    /// `self + other`, saturating at ±[`Fen::MAX`].
+    pub fn plus(self, other: Fen) -> Fen {
+        Fen::saturating(self.0 as i128 + other.0 as i128)
+    }
+
+    /// `self × n`, saturating at ±[`Fen::MAX`].
+    pub fn times(self, n: i64) -> Fen {
+        Fen::saturating(self.0 as i128 * n as i128)
+    }
+
+    /// The sum of `items`, saturating at ±[`Fen::MAX`].
+    pub fn sum(items: impl IntoIterator<Item = Fen>) -> Fen {
+        Fen::saturating(
+            items
+                .into_iter()
+                .fold(0i128, |acc, f| acc.saturating_add(f.0 as i128)),
+        )
+    }
+
+    /// `self × rate`, rounded half-up to the fen (RULES.md §3, §7), saturating.
     pub fn times_rate(self, rate: Rate) -> Fen {
-        Fen(round_half_up(self.0 as i128 * rate.0 as i128, Rate::SCALE as i128) as i64)
+        self.times_n_rate(1, rate)
+    }
+
+    /// `self × n × rate` computed exactly, rounded half-up to the fen, saturating.
+    pub fn times_n_rate(self, n: i64, rate: Rate) -> Fen {
+        Fen::saturating(round_half_up(
+            self.0 as i128 * n as i128 * rate.0 as i128,
+            Rate::SCALE as i128,
+        ))
     }
 }
 
@@ -452,6 +493,16 @@ mod tests {
         // 8000.00 × 0.10 = 800.00; 333.35 × 0.10 = 33.335 → 33.34 (half-up)
         assert_eq!(Fen(800_000).times_rate(Rate::from_f64(0.10)), Fen(80_000));
         assert_eq!(Fen(33_335).times_rate(Rate::from_f64(0.10)), Fen(3_334));
+        // Sums and products saturate at the DECIMAL(18,2) maximum instead of wrapping.
+        let big = Fen::parse("999999999999999.99").unwrap();
+        assert_eq!(big.times(300), Fen::MAX);
+        assert_eq!(big.times(-300), Fen(-Fen::MAX.0));
+        assert_eq!(Fen::sum(vec![big; 100]), Fen::MAX);
+        assert_eq!(Fen::MAX.plus(Fen(1)), Fen::MAX);
+        assert_eq!(Fen(i64::MAX).times_rate(Rate::ONE), Fen::MAX);
+        assert_eq!(big.times_n_rate(2, Rate::from_f64(0.5)), big);
+        assert_eq!(Fen::sum([Fen(5), Fen(-2)]), Fen(3));
+        assert_eq!(Fen::MAX.to_string(), "9999999999999999.99");
         assert_eq!(round_half_up(-25, 10), -3);
     }
 

@@ -280,7 +280,7 @@ fn check_char(body: &[u8]) -> u8 {
     CHECK[(sum % 11) as usize]
 }
 
-fn make_id(id_region: u32, birth: Date, seq: u32) -> String {
+pub(crate) fn make_id(id_region: u32, birth: Date, seq: u32) -> String {
     let (y, m, d) = birth.ymd();
     let mut s = format!("{id_region:06}{y:04}{m:02}{d:02}{seq:03}");
     let c = check_char(s.as_bytes());
@@ -663,6 +663,8 @@ fn resident(rng: &mut Rng, p: &mut Person, span: &Span, newborn: bool) {
                 day_in(rng, m, 1, 28)
             }
         };
+        // Nobody pays before being born (a newborn's next-year window can open first).
+        let day = day.max(p.birth.plus_days(1));
         // Repairs for skipped years, paid with (before) this year's payment.
         for s in skipped.drain(..) {
             if rng.chance(0.35) {

@@ -33,7 +33,7 @@ pub use xlsx::CellFault;
 /// The arrow array behind a `String` column chunk.
 pub type StrArray = <StringType as PolarsDataType>::Array;
 
-/// Largest folder depth [`discover`] descends (guards against symlink loops).
+/// Largest folder depth [`discover`] descends.
 const MAX_DEPTH: u32 = 32;
 /// Longest `raw` text kept for a record that cannot be parsed.
 const MAX_RAW_CHARS: usize = 4096;
@@ -56,44 +56,159 @@ pub fn discover(spec: &Path) -> Result<Vec<PathBuf>> {
 /// [`discover`] for any input; `what` names the input in error messages
 /// (`"ledger"`, `"special-groups"`, `"claims"`).
 pub fn discover_as(spec: &Path, what: &str) -> Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
+    let mut walker = Walker::default();
     if has_wildcard(&spec.to_string_lossy()) {
         for m in expand_glob(spec)? {
-            if m.is_dir() {
-                walk(&m, &mut out, 0)?;
-            } else if m.is_file() && has_data_extension(&m) {
-                out.push(m);
+            match std::fs::metadata(&m) {
+                Ok(md) if md.is_dir() => walker.walk(&m, &md, 0)?,
+                Ok(md) if has_data_extension(&m) => walker.add_file(&m, &md)?,
+                _ => {}
             }
         }
-        if out.is_empty() {
+        if walker.files.is_empty() {
             return Err(Error::input(
                 spec,
                 format!("no {what} file matches the pattern"),
             ));
         }
-    } else if spec.is_dir() {
-        walk(spec, &mut out, 0)?;
-        if out.is_empty() {
+    } else {
+        match std::fs::metadata(spec) {
+            Ok(md) if md.is_dir() => {
+                walker.walk(spec, &md, 0)?;
+                if walker.files.is_empty() {
+                    return Err(Error::input(
+                        spec,
+                        format!("no .csv, .parquet, .xlsx or .xls file in the {what} folder"),
+                    ));
+                }
+            }
+            Ok(md) => walker.add_file(spec, &md)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::input(
+                    spec,
+                    format!("{what} folder or file not found"),
+                ));
+            }
+            Err(e) => return Err(Error::input(spec, format!("cannot read: {e}"))),
+        }
+    }
+    Ok(walker.finish())
+}
+
+/// The files found so far, and the real folders already walked.
+#[derive(Default)]
+struct Walker {
+    files: Vec<(PathBuf, Option<FileId>)>,
+    dirs: std::collections::HashSet<FileId>,
+}
+
+/// A file's device and inode: the same file or folder reached through links.
+type FileId = (u64, u64);
+
+#[cfg(unix)]
+fn file_id(md: &std::fs::Metadata) -> Option<FileId> {
+    use std::os::unix::fs::MetadataExt;
+    Some((md.dev(), md.ino()))
+}
+
+#[cfg(not(unix))]
+fn file_id(_md: &std::fs::Metadata) -> Option<FileId> {
+    None
+}
+
+/// What a path that is neither a regular file nor a folder is, for messages.
+fn special_kind(md: &std::fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = md.file_type();
+        if t.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+        if t.is_block_device() || t.is_char_device() {
+            return "a device";
+        }
+    }
+    let _ = md;
+    "not a regular file"
+}
+
+impl Walker {
+    /// A file named by the spec or found in a folder. Anything but a regular file (a
+    /// FIFO, a device, a socket) is an error: opening a FIFO would block the run.
+    fn add_file(&mut self, path: &Path, md: &std::fs::Metadata) -> Result<()> {
+        if !md.is_file() {
             return Err(Error::input(
-                spec,
-                format!("no .csv, .parquet, .xlsx or .xls file in the {what} folder"),
+                path,
+                format!(
+                    "is {}, not a regular file; only regular files are read",
+                    special_kind(md)
+                ),
             ));
         }
-    } else if spec.is_file() {
-        out.push(spec.to_path_buf());
-    } else {
-        return Err(Error::input(
-            spec,
-            format!("{what} folder or file not found"),
-        ));
+        self.files.push((path.to_path_buf(), file_id(md)));
+        Ok(())
     }
-    out.sort_by(|a, b| {
-        a.as_os_str()
-            .as_encoded_bytes()
-            .cmp(b.as_os_str().as_encoded_bytes())
-    });
-    out.dedup();
-    Ok(out)
+
+    /// Every `*.csv` / `*.parquet` file below `dir`. Folder links are followed, but
+    /// each real folder (device and inode) is walked once, so links to `.` or to a
+    /// parent cannot loop.
+    fn walk(&mut self, dir: &Path, md: &std::fs::Metadata, depth: u32) -> Result<()> {
+        if let Some(id) = file_id(md)
+            && !self.dirs.insert(id)
+        {
+            return Ok(());
+        }
+        let entries = std::fs::read_dir(dir)
+            .map_err(|e| Error::input(dir, format!("cannot list folder: {e}")))?;
+        let mut listed = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::input(dir, format!("cannot list folder: {e}")))?;
+            if !is_hidden(&entry.file_name()) {
+                listed.push(entry.path());
+            }
+        }
+        // Sorted, so which of two links to one folder is walked does not depend on
+        // the order the file system lists them in.
+        listed.sort_by(|a, b| path_bytes(a).cmp(path_bytes(b)));
+        for path in listed {
+            match std::fs::metadata(&path) {
+                Ok(md) if md.is_dir() => {
+                    if depth < MAX_DEPTH {
+                        self.walk(&path, &md, depth + 1)?;
+                    }
+                }
+                Ok(md) if has_data_extension(&path) => self.add_file(&path, &md)?,
+                Ok(_) => {}
+                Err(e) if has_data_extension(&path) => {
+                    return Err(Error::input(&path, format!("cannot read: {e}")));
+                }
+                Err(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The files sorted by path bytes; a file reached under several paths (links)
+    /// is kept once, under its first path.
+    fn finish(mut self) -> Vec<PathBuf> {
+        self.files
+            .sort_by(|a, b| path_bytes(&a.0).cmp(path_bytes(&b.0)));
+        self.files.dedup_by(|a, b| a.0 == b.0);
+        let mut seen = std::collections::HashSet::new();
+        self.files
+            .into_iter()
+            .filter(|(_, id)| id.is_none_or(|id| seen.insert(id)))
+            .map(|(p, _)| p)
+            .collect()
+    }
+}
+
+fn path_bytes(p: &Path) -> &[u8] {
+    p.as_os_str().as_encoded_bytes()
 }
 
 fn has_wildcard(s: &str) -> bool {
@@ -109,33 +224,6 @@ fn has_data_extension(p: &Path) -> bool {
 
 fn is_hidden(name: &std::ffi::OsStr) -> bool {
     name.as_encoded_bytes().first() == Some(&b'.')
-}
-
-/// Every ledger file (see [`has_data_extension`]) below `dir`.
-fn walk(dir: &Path, out: &mut Vec<PathBuf>, depth: u32) -> Result<()> {
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| Error::input(dir, format!("cannot list folder: {e}")))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::input(dir, format!("cannot list folder: {e}")))?;
-        if is_hidden(&entry.file_name()) {
-            continue;
-        }
-        let path = entry.path();
-        match std::fs::metadata(&path) {
-            Ok(md) if md.is_dir() => {
-                if depth < MAX_DEPTH {
-                    walk(&path, out, depth + 1)?;
-                }
-            }
-            Ok(md) if md.is_file() && has_data_extension(&path) => out.push(path),
-            Ok(_) => {}
-            Err(e) if has_data_extension(&path) => {
-                return Err(Error::input(&path, format!("cannot read: {e}")));
-            }
-            Err(_) => {}
-        }
-    }
-    Ok(())
 }
 
 /// All existing paths matching `pattern`, component by component.
@@ -286,7 +374,8 @@ impl Table {
     }
 
     /// The text of the given rows for `rejects.raw`, in the order asked: CSV the
-    /// record's original text, Parquet and Excel the row's values joined with `,`.
+    /// record's original text, Parquet the row's values of the requested columns
+    /// (file order), Excel the row's cells, joined with `,`.
     pub fn raw_rows(&self, rows: &[usize]) -> Vec<String> {
         let lines: Vec<u32> = rows
             .iter()
@@ -346,15 +435,17 @@ pub fn read_table_sheet(
 }
 
 /// The raw text of the records starting on `lines` (any order) of a file read before
-/// with this SHA-256, for rejects found after the file's [`Table`] was dropped
-/// (duplicates across files). A file that changed since is an error.
+/// with this SHA-256 and the columns `wanted`, for rejects found after the file's
+/// [`Table`] was dropped (duplicates across files). A file that changed since is an
+/// error.
 pub fn raw_records(
     path: &Path,
     encoding: Encoding,
+    wanted: &[&str],
     sha256: &str,
     lines: &[u32],
 ) -> Result<Vec<String>> {
-    raw_records_sheet(path, encoding, None, sha256, lines)
+    raw_records_sheet(path, encoding, None, wanted, sha256, lines)
 }
 
 /// [`raw_records`] of the sheet `sheet` of a workbook, as for [`read_table_sheet`].
@@ -362,6 +453,7 @@ pub fn raw_records_sheet(
     path: &Path,
     encoding: Encoding,
     sheet: Option<&str>,
+    wanted: &[&str],
     sha256: &str,
     lines: &[u32],
 ) -> Result<Vec<String>> {
@@ -376,7 +468,7 @@ pub fn raw_records_sheet(
     guarded(path, || {
         let source = match detect_format(path, &data) {
             Format::Csv => Source::Csv(decode(Arc::clone(&data), encoding)),
-            Format::Parquet => Source::Parquet(parquet_frame(path, &data)?),
+            Format::Parquet => Source::Parquet(parquet_frame(path, &data, wanted)?.0),
             Format::Excel => xlsx::excel_source(path, &data, sheet)?,
         };
         Ok(source.raw_for_lines(lines))
@@ -444,9 +536,30 @@ fn truncate_raw(s: String) -> String {
 // CSV
 // ---------------------------------------------------------------------------
 
+/// Old Mac and Excel exports end lines with a bare `\r`: every `\r` not followed by
+/// `\n` becomes `\n`, so `\r`, `\n` and `\r\n` each end one line (also inside
+/// quoted fields). The file itself is kept (no copy) when it has no bare `\r`. Safe
+/// before decoding GBK / GB18030: `\r` (0x0D) is never part of a multi-byte character.
+fn cr_line_ends_to_lf(data: Arc<Vec<u8>>) -> Arc<Vec<u8>> {
+    // Most files have no `\r` at all: one fast scan (memchr) settles it.
+    if !data.contains(&b'\r') {
+        return data;
+    }
+    let bare_cr = |i: usize| data[i] == b'\r' && data.get(i + 1) != Some(&b'\n');
+    let Some(first) = (0..data.len()).find(|&i| bare_cr(i)) else {
+        return data;
+    };
+    let out: Vec<u8> = data
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| if i >= first && bare_cr(i) { b'\n' } else { c })
+        .collect();
+    Arc::new(out)
+}
+
 /// A CSV file as UTF-8 bytes (decoded from GBK / GB18030 when asked).
 struct CsvText {
-    /// The file's bytes, or their UTF-8 decoding.
+    /// The file's bytes, or their UTF-8 decoding (bare `\r` line ends made `\n`).
     text: Arc<Vec<u8>>,
     /// Where the content starts (after a byte-order mark).
     start: usize,
@@ -460,6 +573,7 @@ struct CsvText {
 }
 
 fn decode(data: Arc<Vec<u8>>, encoding: Encoding) -> CsvText {
+    let data = cr_line_ends_to_lf(data);
     const BOM: &[u8] = b"\xEF\xBB\xBF";
     let gb = match encoding {
         Encoding::Utf8 => None,
@@ -980,10 +1094,28 @@ fn csv_raw_for_lines(t: &CsvText, lines: &[u32]) -> Vec<String> {
 // Parquet
 // ---------------------------------------------------------------------------
 
-fn parquet_frame(path: &Path, data: &[u8]) -> Result<DataFrame> {
-    ParquetReader::new(Cursor::new(data))
+/// The columns of a Parquet file that are in `wanted` (by trimmed, lowercased name),
+/// read without the others: an unknown column of a type polars cannot turn into a
+/// series (a struct, a list) is never read. Returns the frame, every column name of the
+/// file (normalised, file order) and the file's row count.
+fn parquet_frame(
+    path: &Path,
+    data: &[u8],
+    wanted: &[&str],
+) -> Result<(DataFrame, Vec<String>, usize)> {
+    let bad = |e: PolarsError| Error::input(path, format!("cannot read Parquet: {e}"));
+    let mut reader = ParquetReader::new(Cursor::new(data));
+    let schema = reader.schema().map_err(bad)?;
+    let header: Vec<String> = schema.iter_names().map(|n| normalise_name(n)).collect();
+    let height = reader.num_rows().map_err(bad)?;
+    let projection: Vec<usize> = (0..header.len())
+        .filter(|&i| wanted.contains(&header[i].as_str()))
+        .collect();
+    let df = reader
+        .with_projection(Some(projection))
         .finish()
-        .map_err(|e| Error::input(path, format!("cannot read Parquet: {e}")))
+        .map_err(bad)?;
+    Ok((df, header, height))
 }
 
 /// A column as text: dates `YYYY-MM-DD` (datetimes by their date), numbers and
@@ -1053,18 +1185,28 @@ fn trim_decimal_zeros(v: &str) -> &str {
 }
 
 fn read_parquet(path: &Path, data: &[u8], wanted: &[&str]) -> Result<Table> {
-    let df = parquet_frame(path, data)?;
-    let header: Vec<String> = df
-        .columns()
-        .iter()
-        .map(|c| normalise_name(c.name()))
-        .collect();
+    let (df, header, height) = parquet_frame(path, data, wanted)?;
     let (found, unknown_columns) = match_header(path, &header, wanted)?;
-    let height = df.height();
+    if df.width() > 0 && df.height() != height {
+        return Err(Error::input(
+            path,
+            format!(
+                "Parquet reader found {} rows where the footer says {height}",
+                df.height()
+            ),
+        ));
+    }
     let mut columns: Vec<Option<StringChunked>> = vec![None; wanted.len()];
     for (w, idx) in found.iter().enumerate() {
         if let Some(&idx) = idx.as_ref() {
-            let col = &df.columns()[idx];
+            // The frame holds only the wanted columns, in file order.
+            let at = found.iter().flatten().filter(|&&i| i < idx).count();
+            let col = df.columns().get(at).ok_or_else(|| {
+                Error::input(
+                    path,
+                    format!("column {}: missing from the Parquet reader", header[idx]),
+                )
+            })?;
             let mut ca = column_as_text(col).map_err(|e| {
                 Error::input(
                     path,
@@ -1263,6 +1405,51 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn folder_links_are_walked_once_and_files_read_once() {
+        let dir = temp_dir("discover-links");
+        let led = dir.join("ledger");
+        std::fs::create_dir_all(led.join("sub")).unwrap();
+        std::fs::write(led.join("a.csv"), "x").unwrap();
+        std::fs::write(led.join("sub/b.csv"), "x").unwrap();
+        // Two links to `.` (2^32 paths when followed blindly), one to the parent, one
+        // to a file already in the folder.
+        std::os::unix::fs::symlink(".", led.join("loop1")).unwrap();
+        std::os::unix::fs::symlink(".", led.join("loop2")).unwrap();
+        std::os::unix::fs::symlink("..", led.join("sub/up")).unwrap();
+        std::os::unix::fs::symlink("a.csv", led.join("same.csv")).unwrap();
+        let found = discover(&led).unwrap();
+        let rel: Vec<String> = found
+            .iter()
+            .map(|p| p.strip_prefix(&led).unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(rel, ["a.csv", "sub/b.csv"]);
+    }
+
+    #[test]
+    fn fifos_are_errors_never_opened() {
+        let dir = temp_dir("discover-fifo");
+        std::fs::write(dir.join("a.csv"), "x").unwrap();
+        let fifo = dir.join("pipe.csv");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+        let e = discover(&dir).unwrap_err().to_string();
+        assert!(
+            e.contains("pipe.csv") && e.contains("FIFO") && e.contains("not a regular file"),
+            "{e}"
+        );
+        let e = discover(&fifo).unwrap_err().to_string();
+        assert!(e.contains("pipe.csv: is a FIFO"), "{e}");
+        let e = discover(&dir.join("p*.csv")).unwrap_err().to_string();
+        assert!(e.contains("FIFO"), "{e}");
+        // A FIFO without a data extension is not an input: skipped like notes.txt.
+        std::fs::remove_file(&fifo).unwrap();
+        let other = dir.join("pipe");
+        let made = std::process::Command::new("mkfifo").arg(&other).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+        assert_eq!(discover(&dir).unwrap(), [dir.join("a.csv")]);
+    }
+
+    #[test]
     fn csv_lines_quotes_crlf_and_blank_lines() {
         let dir = temp_dir("csv-basic");
         let f = dir.join("t.csv");
@@ -1281,11 +1468,11 @@ pub(crate) mod tests {
         assert_eq!(t.sha256.len(), 64);
         assert_eq!(t.raw_rows(&[2, 0]), ["3,z,9,e", "1,\"x, \"\"y\"\"\",3,e"]);
         assert_eq!(
-            raw_records(&f, Encoding::Utf8, &t.sha256, &[4]).unwrap(),
+            raw_records(&f, Encoding::Utf8, WANTED, &t.sha256, &[4]).unwrap(),
             ["2,\"multi\nline\",,e"]
         );
         std::fs::write(&f, format!("{text}\n4,w,1,e")).unwrap();
-        let changed = raw_records(&f, Encoding::Utf8, &t.sha256, &[4]).unwrap_err();
+        let changed = raw_records(&f, Encoding::Utf8, WANTED, &t.sha256, &[4]).unwrap_err();
         assert!(
             changed.to_string().contains("changed while the run"),
             "{changed}"
@@ -1303,6 +1490,35 @@ pub(crate) mod tests {
         assert_eq!(col(&t, 1), ["2\r\n2", "5", "8"]);
         assert_eq!(col(&t, 2), ["3", "", "9"]);
         assert_eq!(t.raw_rows(&[1, 2]), ["4,5,\"\"", "7,8,9"]);
+    }
+
+    #[test]
+    fn cr_only_line_ends_are_lines() {
+        let dir = temp_dir("csv-cr");
+        let f = dir.join("t.csv");
+        // Old Mac export: `\r` only, a quoted field with a line break, a blank line,
+        // then a `\r\n` and a `\n` line (counted once each).
+        let text = "a,b,c\r1,\"x\ry\",3\r\r4,5,6\r\n7,8,9\n10,11,12\r";
+        std::fs::write(&f, text).unwrap();
+        let t = read_table(&f, Encoding::Utf8, WANTED).unwrap();
+        assert_eq!(t.header, ["a", "b", "c"]);
+        assert_eq!(t.lines, [2, 5, 6, 7]);
+        assert_eq!(col(&t, 0), ["1", "4", "7", "10"]);
+        assert_eq!(col(&t, 1), ["x\ny", "5", "8", "11"]);
+        assert_eq!(col(&t, 2), ["3", "6", "9", "12"]);
+        assert_eq!(t.raw_rows(&[1, 3]), ["4,5,6", "10,11,12"]);
+        assert!(t.parse_errors.is_empty());
+        // GBK with `\r` line ends and a bad byte on line 3: only that line is lost.
+        let (gbk, _, _) = encoding_rs::GBK.encode("a,b,c\r张,2,3\r李,5,6\r王,8,9");
+        let mut bytes = gbk.into_owned();
+        let at = bytes.iter().rposition(|&c| c == b'\r').unwrap();
+        bytes.splice(at - 4..at - 4, [0x81, 0x20]);
+        std::fs::write(&f, &bytes).unwrap();
+        let t = read_table(&f, Encoding::Gbk, WANTED).unwrap();
+        assert_eq!(t.lines, [2, 4]);
+        assert_eq!(col(&t, 0), ["张", "王"]);
+        assert_eq!(t.parse_errors.len(), 1);
+        assert_eq!(t.parse_errors[0].line, 3);
     }
 
     #[test]
@@ -1446,6 +1662,36 @@ pub(crate) mod tests {
         assert_eq!(read_table(&f, Encoding::Utf8, WANTED).unwrap().height(), 0);
         std::fs::write(&f, "a,b,A\n1,2,3\n").unwrap();
         assert!(read_table(&f, Encoding::Utf8, WANTED).is_err());
+    }
+
+    /// Written by DuckDB: the ledger columns as text plus `meta STRUCT(a, b)` and
+    /// `tags INTEGER[]`, types this build of polars cannot turn into series.
+    const STRUCT_PARQUET: &[u8] = include_bytes!("../tests/data/struct_column.parquet");
+
+    #[test]
+    fn parquet_unknown_struct_and_list_columns_are_not_read() {
+        let dir = temp_dir("parquet-struct");
+        let f = dir.join("t.parquet");
+        std::fs::write(&f, STRUCT_PARQUET).unwrap();
+        let wanted = crate::ledger::LEDGER_COLUMNS;
+        let t = read_table(&f, Encoding::Utf8, &wanted).unwrap();
+        assert_eq!(t.lines, [1, 2]);
+        assert_eq!(t.unknown_columns, ["meta", "tags"]);
+        assert_eq!(col(&t, 1), ["2025-01", "2025-02"]);
+        assert_eq!(col(&t, 7), ["110100", "110100"]);
+        assert!(t.column(8).is_none());
+        assert_eq!(
+            t.raw_rows(&[1]),
+            ["110101199003071234,2025-02,employee,employer,800.00,8000.00,2025-02-15,110100"]
+        );
+        assert_eq!(
+            raw_records(&f, Encoding::Utf8, &wanted, &t.sha256, &[2]).unwrap(),
+            t.raw_rows(&[1])
+        );
+        // Only unknown columns: every row is read, with no column.
+        let t = read_table(&f, Encoding::Utf8, &["nothing"]).unwrap();
+        assert_eq!(t.rows_read(), 2);
+        assert!(t.column(0).is_none());
     }
 
     #[test]

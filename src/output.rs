@@ -288,7 +288,9 @@ impl Cols {
     fn money(&mut self, name: &str, v: Vec<Option<Fen>>) -> Result<()> {
         let ca = Int128Chunked::from_iter_options(
             name.into(),
-            v.into_iter().map(|f| f.map(|f| f.0 as i128)),
+            // Saturated: a DECIMAL(18,2) holds at most Fen::MAX.
+            v.into_iter()
+                .map(|f| f.map(|f| Fen::saturating(f.0 as i128).0 as i128)),
         );
         self.cols.push(ca.into_decimal(18, 2)?.into_column());
         Ok(())

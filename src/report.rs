@@ -118,7 +118,8 @@ impl Summary {
             }
         }
         for st in &batch.status {
-            *s.arrears_by_region.entry(st.region).or_default() += st.arrears_amount.0;
+            let sum = s.arrears_by_region.entry(st.region).or_default();
+            *sum = Fen(*sum).plus(st.arrears_amount).0;
         }
         s
     }
@@ -383,7 +384,7 @@ fn finding_chart(summary: &Summary) -> (Chart, String) {
 fn arrears_chart(summary: &Summary) -> (Chart, String) {
     let by = summary.arrears_by_region.clone();
     let mut regions: Vec<(u32, i64)> = by.into_iter().filter(|r| r.1 != 0).collect();
-    let total: i64 = regions.iter().map(|r| r.1).sum();
+    let total = Fen::sum(regions.iter().map(|r| Fen(r.1))).0;
     let with_arrears = regions.len();
     regions.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     regions.truncate(TOP_REGIONS);

@@ -43,6 +43,7 @@ pub fn run(pipeline: &Path, as_of: Option<Month>, out: Option<PathBuf>) -> Resul
                 pipeline,
                 out,
                 false,
+                None,
                 &Progress::new(true),
                 &mut Timings::default(),
             )?;

@@ -989,3 +989,43 @@ fn incremental_runs_equal_full_runs_under_random_edits() {
     }
     assert!(carried_some);
 }
+
+#[test]
+fn incremental_runs_follow_a_moving_plausibility_reference() {
+    // Night 1: P's row paid 2027-07-01 is more than 24 months after the reference
+    // (2025-06) and rejected. Night 2 brings only Q's back-payment paid 2025-08: the
+    // reference moves and the same row of the unchanged file is accepted. Such a row
+    // is always paid after K (a future row), so P's results do not change and P may
+    // be carried forward; the rejects and counts follow the move.
+    let dir = util::temp_dir("incremental-reference");
+    let header = "person_id,period,scheme,payer,amount,base,paid_on,region\n";
+    let p = "370202198503120113";
+    let mut a = header.to_string();
+    for (m, paid) in [
+        ("01", "2025-01-20"),
+        ("02", "2025-02-20"),
+        ("03", "2027-07-01"),
+        ("04", "2025-04-20"),
+        ("05", "2025-05-20"),
+        ("06", "2025-06-20"),
+    ] {
+        a.push_str(&format!(
+            "{p},2025-{m},employee,employer,800.00,8000.00,{paid},370200\n"
+        ));
+    }
+    util::write(&dir.join("ledger/a.csv"), &a);
+    let pipe = national_pipeline(&dir, "ledger = \"ledger\"");
+    let (inc, full) = (dir.join("inc"), dir.join("full"));
+    incremental_equals_full(&pipe, &inc, &full, "2025-06");
+    let rejects = util::read_table(&inc, "rejects", "2025-06");
+    assert_eq!(rejects.column("error_type"), ["BAD_DATE"]);
+    util::write(
+        &dir.join("ledger/b.csv"),
+        &format!(
+            "{header}370202197505050628,2025-05,flexible,individual,1000.00,10000.00,2025-08-01,370200\n"
+        ),
+    );
+    incremental_equals_full(&pipe, &inc, &full, "2025-06");
+    let rejects = util::read_table(&inc, "rejects", "2025-06");
+    assert!(rejects.column("error_type").is_empty());
+}

@@ -4,6 +4,8 @@ mod cli;
 mod duckdb;
 mod duckdb_env;
 mod excel;
+mod fuzz;
+mod hardening;
 mod operate;
 mod privacy;
 mod safety;

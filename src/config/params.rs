@@ -91,6 +91,14 @@ pub struct Params {
     pub retirement_min_months_male: i32,
     pub retirement_min_months_female: i32,
     pub lump_sum_rate: Rate,
+    // Plausibility bounds of ledger rows (national `*` blocks only; see rules.rs)
+    /// Periods and `paid_on` dates before this month are typos (`BAD_PERIOD`/`BAD_DATE`).
+    pub min_period: Month,
+    /// Periods and `paid_on` months more than this many months after the reference
+    /// month (the given `as_of`, or the latest consistent `paid_on`) are typos.
+    pub max_months_ahead: i32,
+    /// `amount` and `base` above this are `BAD_AMOUNT` (the money ceiling).
+    pub max_amount: Fen,
 }
 
 impl Params {
@@ -186,6 +194,9 @@ impl Params {
             retirement_min_months_male: 300,
             retirement_min_months_female: 240,
             lump_sum_rate: Rate::from_f64(0.056),
+            min_period: Month::new(1990, 1),
+            max_months_ahead: 24,
+            max_amount: Fen(9_999_999_999),
         }
     }
 }

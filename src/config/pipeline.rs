@@ -85,8 +85,7 @@ impl Pipeline {
 
     pub fn parse(path: &Path, text: &str) -> Result<Pipeline> {
         let err = |m: String| Error::config(path, m);
-        let doc: toml::Table =
-            toml::from_str(text).map_err(|e| err(format!("not valid TOML: {}", e.message())))?;
+        let doc: toml::Table = super::parse_toml(path, text)?;
         for (section, v) in &doc {
             let Some((_, keys)) = SECTIONS.iter().find(|(s, _)| s == section) else {
                 return Err(err(format!("unknown section [{section}]")));

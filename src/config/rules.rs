@@ -39,6 +39,8 @@ enum Kind {
     OptionalDay,
     /// A list of special-group names.
     Groups,
+    /// A month `"YYYY-MM"`.
+    Month,
 }
 
 /// Every parameter of RULES.md with its type, in the order `explain` lists them.
@@ -89,7 +91,15 @@ const KEYS: &[(&str, Kind)] = &[
     ("retirement_min_months_male", Kind::Int),
     ("retirement_min_months_female", Kind::Int),
     ("lump_sum_rate", Kind::Rate),
+    ("min_period", Kind::Month),
+    ("max_months_ahead", Kind::Int),
+    ("max_amount", Kind::Money),
 ];
+
+/// The plausibility bounds of ledger rows: input checks, not policy, so only the
+/// national (`"*"`) blocks may set them; they are read from the `*` blocks at the
+/// row's period.
+const NATIONAL_ONLY: &[&str] = &["min_period", "max_months_ahead", "max_amount"];
 
 /// A parsed parameter value.
 #[derive(Clone, Debug, PartialEq)]
@@ -102,6 +112,7 @@ enum Value {
     Window(MonthDay, MonthDay),
     OptionalDay(Option<MonthDay>),
     Groups([bool; 6]),
+    Month(Month),
 }
 
 impl Value {
@@ -116,6 +127,7 @@ impl Value {
             Value::Resume(r) => r.as_str().to_string(),
             Value::Window(a, b) => format!("[{}, {}]", md(a), md(b)),
             Value::OptionalDay(d) => d.as_ref().map_or_else(|| "none".to_string(), md),
+            Value::Month(m) => m.to_string(),
             Value::Groups(g) => {
                 let names: Vec<&str> = SpecialGroup::ALL
                     .iter()
@@ -172,8 +184,7 @@ impl RuleSet {
     /// Parses rule-file text (`path` is only used in messages).
     pub fn parse(path: &Path, text: &str) -> Result<RuleSet> {
         let err = |m: String| Error::config(path, m);
-        let doc: toml::Table =
-            toml::from_str(text).map_err(|e| err(format!("not valid TOML: {}", e.message())))?;
+        let doc: toml::Table = super::parse_toml(path, text)?;
         for key in doc.keys() {
             if key != "params" {
                 return Err(err(format!(
@@ -305,6 +316,12 @@ impl RuleSet {
         out
     }
 
+    /// The parameters of the national (`"*"`) blocks from each month one takes effect,
+    /// ascending; the first entry also holds for earlier months.
+    pub fn national_timeline(&self) -> Vec<(Month, Params)> {
+        self.timeline(0)
+    }
+
     /// Every parameter for (region, month) with the block it comes from.
     pub fn sources(&self, region: u32, month: Month) -> Vec<Source> {
         let chain = self.chain(region);
@@ -411,6 +428,12 @@ fn parse_block(n: usize, t: &toml::Table) -> std::result::Result<Block, String> 
             .iter()
             .find(|(k, _)| k == key)
             .ok_or_else(|| format!("{}: unknown parameter", here(key)))?;
+        if region != "*" && NATIONAL_ONLY.contains(name) {
+            return Err(format!(
+                "{}: a plausibility bound of the input; only region \"*\" blocks may set it",
+                here(key)
+            ));
+        }
         values.insert(
             *name,
             parse_value(*kind, v).map_err(|m| format!("{}: {m}", here(name)))?,
@@ -502,6 +525,10 @@ fn parse_value(kind: Kind, v: &toml::Value) -> std::result::Result<Value, String
         (Kind::Groups, _) => {
             return Err(format!("expected a list of group names, got {}", show(v)));
         }
+        (Kind::Month, T::String(s)) => {
+            Value::Month(Month::parse(s).ok_or_else(|| format!("expected \"YYYY-MM\", got {s:?}"))?)
+        }
+        (Kind::Month, _) => return Err(format!("expected \"YYYY-MM\", got {}", show(v))),
     })
 }
 
@@ -590,6 +617,12 @@ fn build_params(get: &dyn Fn(&str) -> Value) -> Params {
         retirement_min_months_male: int("retirement_min_months_male"),
         retirement_min_months_female: int("retirement_min_months_female"),
         lump_sum_rate: rate("lump_sum_rate"),
+        min_period: match get("min_period") {
+            Value::Month(m) => m,
+            _ => Month::new(1, 1),
+        },
+        max_months_ahead: int("max_months_ahead"),
+        max_amount: money("max_amount"),
     }
 }
 
@@ -639,6 +672,9 @@ late_fee_cap_at_principal = false
 retirement_min_months_male = 300
 retirement_min_months_female = 240
 lump_sum_rate = 0.056
+min_period = "1990-01"
+max_months_ahead = 24
+max_amount = "99999999.99"
 [params.subsidy_ratio]
 tekun = 1.0
 orphan = 1.0
@@ -859,6 +895,26 @@ subsidy_ratio.dibao = 0.8
         assert!(
             e.starts_with("r.toml: ") && e.contains("key `flexible_rate` missing"),
             "{e}"
+        );
+        let e = error_of(
+            "[[params]]\nregion = \"31\"\neffective_from = \"2021-01\"\nmax_amount = \"1.00\"\n",
+        );
+        assert!(
+            e.contains("`max_amount`: a plausibility bound") && e.contains("only region \"*\""),
+            "{e}"
+        );
+        let e = error_of(
+            "[[params]]\nregion = \"*\"\neffective_from = \"2021-01\"\nmin_period = \"1990\"\n",
+        );
+        assert!(e.contains("`min_period`: expected \"YYYY-MM\""), "{e}");
+        let bounds = load("").unwrap().params(370200, m("2025-06"));
+        assert_eq!(
+            (
+                bounds.min_period,
+                bounds.max_months_ahead,
+                bounds.max_amount
+            ),
+            (m("1990-01"), 24, Fen(9_999_999_999))
         );
         let e = RuleSet::parse(Path::new("r.toml"), "x = 1")
             .unwrap_err()

@@ -174,10 +174,10 @@ pub fn late_fee(required: Fen, days: i32, p: &Params) -> Fen {
     if days <= 0 {
         return Fen::ZERO;
     }
-    let fee = Fen(round_half_up(
+    let fee = Fen::saturating(round_half_up(
         required.0 as i128 * p.late_fee_daily_rate.0 as i128 * days as i128,
         Rate::SCALE as i128,
-    ) as i64);
+    ));
     if p.late_fee_cap_at_principal {
         fee.min(required)
     } else {
@@ -247,7 +247,7 @@ fn month_facts<P: ParamSource>(
             continue;
         }
         if let Some(d) = rows.paid_on[i].filter(|&d| d <= k) {
-            paid_sum = Fen(paid_sum.0 + rows.amount[i].0);
+            paid_sum = paid_sum.plus(rows.amount[i]);
             if paid_date.is_none() && paid_sum >= required {
                 paid_date = Some(d);
             }
@@ -478,8 +478,8 @@ pub fn evaluate_months<P: ParamSource>(
     };
     let continuity_at_risk = gaps.iter().any(|g| g.state == GapState::Pending);
     let arrears_months = gaps.iter().map(|g| g.owed_months).sum();
-    let arrears_amount = Fen(gaps.iter().map(|g| g.owed_amount.0).sum());
-    let late_fee_amount = Fen(gaps.iter().map(|g| g.late_fee_amount.0).sum());
+    let arrears_amount = Fen::sum(gaps.iter().map(|g| g.owed_amount));
+    let late_fee_amount = Fen::sum(gaps.iter().map(|g| g.late_fee_amount));
     let last_base = months.last().map_or(Fen::ZERO, |f| f.base);
     let last = statuses[n - 1];
     let benefits_from = match last.reason {
@@ -585,7 +585,7 @@ fn judge_gap<P: ParamSource>(
         wait_months: None,
         reduced_months: 0,
         benefits_from: None,
-        backpay_amount: Fen(gm.iter().map(|f| f.paid_sum.0).sum()),
+        backpay_amount: Fen::sum(gm.iter().map(|f| f.paid_sum)),
         late_fee_amount: Fen::ZERO,
         owed_months: 0,
         owed_amount: Fen::ZERO,
@@ -615,7 +615,7 @@ fn judge_gap<P: ParamSource>(
     }
     // Money: late fees on months paid late and on owed months; never on a break's
     // unpaid months (§7). Arrears: unpaid months of a pending gap.
-    let mut fee = 0i64;
+    let mut fee = Fen::ZERO;
     for f in gm {
         let mp = params.at(f.region, f.period);
         let due = mp.due(f.period);
@@ -626,13 +626,14 @@ fn judge_gap<P: ParamSource>(
             None => 0,
         };
         if applies {
-            fee += late_fee(f.required, days, mp).0;
+            fee = fee.plus(late_fee(f.required, days, mp));
         }
         if f.paid_date.is_none() && state == GapState::Pending {
             gap.owed_months += 1;
-            gap.owed_amount = Fen(gap.owed_amount.0 + (f.required.0 - f.paid_sum.0).max(0));
+            let owed = Fen::saturating((f.required.0 as i128 - f.paid_sum.0 as i128).max(0));
+            gap.owed_amount = gap.owed_amount.plus(owed);
         }
     }
-    gap.late_fee_amount = Fen(fee);
+    gap.late_fee_amount = fee;
     gap
 }

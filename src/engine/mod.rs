@@ -353,7 +353,7 @@ pub fn evaluate_person<P: ParamSource>(
     // null only without any such month (resident-only people).
     let lump_sum_estimate = aggregates
         .last()
-        .map(|f| Fen(f.base.0 * months_short as i64).times_rate(p.lump_sum_rate));
+        .map(|f| f.base.times_n_rate(months_short as i64, p.lump_sum_rate));
     let continuous_years =
         resident::continuous_years(&res_years, &other, as_of, params, at_a.region);
     let zero_claim_years = if input.claims_given {
@@ -415,13 +415,8 @@ fn zero_claim_years(
             || other
                 .employee
                 .is_some_and(|e| e.paid_in(Month::january(y), Month::new(y, 12)));
-        let used: i64 = input
-            .claims
-            .iter()
-            .filter(|c| c.0 == y)
-            .map(|c| c.1.0)
-            .sum();
-        if !covered || used > 0 {
+        let used = Fen::sum(input.claims.iter().filter(|c| c.0 == y).map(|c| c.1));
+        if !covered || used > Fen::ZERO {
             break;
         }
         n += 1;

@@ -160,12 +160,12 @@ pub fn resident_years<P: ParamSource>(rows: &PersonRows, params: &P, k: Date) ->
         }
         let Some(y) = years.last_mut() else { continue };
         if let Some(d) = rows.paid_on[i] {
-            y.paid_sum = Fen(y.paid_sum.0 + rows.amount[i].0);
+            y.paid_sum = y.paid_sum.plus(rows.amount[i]);
             if y.paid_date.is_none() && y.paid_sum >= y.required {
                 y.paid_date = Some(d);
             }
             if rows.payer[i] == Payer::Government {
-                y.government_sum = Fen(y.government_sum.0 + rows.amount[i].0);
+                y.government_sum = y.government_sum.plus(rows.amount[i]);
                 y.government_rows += 1;
                 y.last_government_paid_on = y.last_government_paid_on.max(Some(d));
             }
@@ -361,11 +361,12 @@ pub fn evaluate<P: ParamSource>(
         let last = y - 1;
         let open = last == last_year;
         let next_cov = coverages.iter().find(|c| c.year == y);
-        let backpay = years
-            .iter()
-            .filter(|r| r.year >= first && r.year <= last && r.is_repair())
-            .map(|r| r.paid_sum.0)
-            .sum();
+        let backpay = Fen::sum(
+            years
+                .iter()
+                .filter(|r| r.year >= first && r.year <= last && r.is_repair())
+                .map(|r| r.paid_sum),
+        );
         breaks.push(ResidentBreak {
             first_year: first,
             last_year: last,
@@ -380,7 +381,7 @@ pub fn evaluate<P: ParamSource>(
             } else {
                 next_cov.map(|c| c.benefits_start)
             },
-            backpay_amount: Fen(backpay),
+            backpay_amount: backpay,
         });
     }
 
@@ -476,7 +477,7 @@ pub fn continuous_years<P: ParamSource>(
 /// `incentive_cap_ratio × catastrophic_cap`.
 pub fn incentive_raise(p: &Params, continuous_years: i32, zero_claim_years: i32) -> Fen {
     let steps = (continuous_years - p.incentive_after_years).max(0) + zero_claim_years.max(0);
-    let raise = p.incentive_step.0 * steps as i64;
+    let raise = p.incentive_step.times(steps as i64);
     let cap = p.catastrophic_cap.times_rate(p.incentive_cap_ratio);
-    Fen(raise.min(cap.0))
+    raise.min(cap)
 }

@@ -10,7 +10,8 @@
 
 use super::cache::{get_value, put_value};
 use super::{
-    Found, LedgerValue, Reading, check_ledger, discover_inputs, file_index, push_ledger, read_file,
+    Found, LedgerValue, Plausibility, Reading, Rej, check_ledger, discover_inputs, file_index,
+    plausible, plausible_row, push_ledger, read_file,
 };
 use crate::binfmt::Reader;
 use crate::domain::{Encoding, Month};
@@ -58,10 +59,15 @@ pub struct Buckets {
     pub max_period: Option<Month>,
     /// The regions of the accepted ledger rows.
     pub regions: BTreeSet<u32>,
+    plausibility: Plausibility,
+    /// The plausibility reference month (see `plausible`).
+    reference: Option<plausible::Reference>,
 }
 
 /// Reads every input like [`super::read_inputs`], spilling ledger rows into `count`
 /// bucket files under `dir`.
+// The run engine (issue "One run engine") is to fold these into one read plan.
+#[allow(clippy::too_many_arguments)]
 pub fn read_inputs_bucketed(
     ledger: &Path,
     special_groups: Option<&Path>,
@@ -70,6 +76,7 @@ pub fn read_inputs_bucketed(
     sheet: Option<&str>,
     count: u32,
     dir: &Path,
+    plausibility: &Plausibility,
 ) -> Result<Buckets> {
     let found: Found = discover_inputs(ledger, special_groups, claims)?;
     std::fs::create_dir_all(dir)
@@ -93,7 +100,11 @@ pub fn read_inputs_bucketed(
         paths: Vec::new(),
         rejects: Vec::new(),
     };
-    let (mut max_period, mut regions) = (None::<Month>, BTreeSet::new());
+    let mut regions = BTreeSet::new();
+    // (period, paid_on month) of the rows spilled: the default as_of is the latest
+    // period among those that also pass the check against the reference month.
+    let mut months: BTreeSet<(Month, Option<Month>)> = BTreeSet::new();
+    let (mut latest, mut implausible) = (None, Vec::<Rej>::new());
     let mut record = Vec::with_capacity(RECORD);
     for path in &found.ledger {
         let file = file_index(reading.files.len())?;
@@ -107,7 +118,20 @@ pub fn read_inputs_bucketed(
         )?;
         for part in &out.parts {
             for (v, line) in part.values.iter().zip(&part.lines) {
-                max_period = max_period.max(Some(v.period));
+                let row = value_row(v);
+                if let Err(f) = plausibility.check_row(&row) {
+                    implausible.push(Rej {
+                        file,
+                        line: *line,
+                        column: Some(f.column),
+                        kind: f.kind,
+                        message: f.message,
+                        raw: String::new(),
+                    });
+                    continue;
+                }
+                latest = latest.max(plausibility.reference_of(&row));
+                months.insert((v.period, v.paid_on.map(|d| d.month())));
                 regions.insert(v.region);
                 record.clear();
                 put_value(&mut record, v);
@@ -125,6 +149,23 @@ pub fn read_inputs_bucketed(
         w.into_inner()
             .map_err(|e| Error::output(p, format!("cannot spill: {e}")))?;
     }
+    reading.fill_raw(&mut implausible, None)?;
+    reading.rejects.extend(implausible);
+    let reference = plausibility.reference(latest);
+    let max_period = months
+        .iter()
+        .rev()
+        .find(|(period, paid)| {
+            let row = plausible::Row {
+                person: PersonId(0),
+                period: *period,
+                amount: crate::domain::Fen::ZERO,
+                base: None,
+                paid_on: paid.map(Month::first_day),
+            };
+            plausibility.check_ahead(reference, &row).is_ok()
+        })
+        .map(|(period, _)| *period);
     let (registry, claims) = reading.read_registry_and_claims(&found)?;
     Ok(Buckets {
         reading,
@@ -134,7 +175,19 @@ pub fn read_inputs_bucketed(
         claims,
         max_period,
         regions,
+        plausibility: plausibility.clone(),
+        reference,
     })
+}
+
+fn value_row(v: &LedgerValue) -> plausible::Row {
+    plausible::Row {
+        person: v.person,
+        period: v.period,
+        amount: v.amount,
+        base: v.base,
+        paid_on: v.paid_on,
+    }
 }
 
 impl Buckets {
@@ -168,8 +221,39 @@ impl Buckets {
             push_ledger(&mut rows, &mut text, v, file, line);
         }
         let _ = std::fs::remove_file(path);
+        let (p, reference) = (&self.plausibility, self.reference);
+        let (ahead, _) = self.reading.check_rows(&mut rows, &mut text, None, |r| {
+            p.check_ahead(reference, &plausible_row(r))?;
+            Ok(None)
+        })?;
+        self.reading.rejects.extend(ahead);
         self.reading.drop_duplicates(&mut rows, text, None)?;
         Ok(rows)
+    }
+
+    /// Why no ledger row was accepted (see [`super::no_rows_cause`]); counts as far
+    /// as read (before the buckets' duplicates).
+    pub fn no_rows_cause(&self) -> String {
+        let files = &self.reading.files;
+        let mut files = files.clone();
+        for f in &mut files {
+            f.rows_rejected = 0;
+        }
+        for r in &self.reading.rejects {
+            if let Some(f) = files.get_mut(r.file as usize) {
+                f.rows_rejected += 1;
+            }
+        }
+        let names: Vec<&str> = self.reading.files.iter().map(|f| f.path.as_str()).collect();
+        super::no_rows_cause(
+            &files,
+            self.reading.rejects.iter().map(|r| {
+                (
+                    names.get(r.file as usize).copied().unwrap_or(""),
+                    r.message.as_str(),
+                )
+            }),
+        )
     }
 
     /// Per-file counts and all rejects in input order.

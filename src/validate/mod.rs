@@ -19,6 +19,9 @@ use std::path::{Path, PathBuf};
 
 pub mod buckets;
 mod cache;
+mod plausible;
+
+pub use plausible::Plausibility;
 
 use crate::ledger::LEDGER_COLUMNS;
 const REGISTRY_COLUMNS: [&str; 4] = ["person_id", "group", "valid_from", "valid_to"];
@@ -42,12 +45,21 @@ pub fn read_inputs(
     claims: Option<&Path>,
     encoding: Encoding,
 ) -> Result<Inputs> {
-    read_inputs_cached(ledger, special_groups, claims, encoding, None, None)
+    read_inputs_cached(
+        ledger,
+        special_groups,
+        claims,
+        encoding,
+        None,
+        None,
+        &Plausibility::default(),
+    )
 }
 
 /// [`read_inputs`], reading the sheet `sheet` of Excel ledger files (`None`: the
 /// first), taking the checked rows of unchanged ledger files from the cache folder
-/// `cache` (see [`cache`]) and storing those of new or changed files there.
+/// `cache` (see [`cache`]) and storing those of new or changed files there; ledger
+/// rows are checked against the bounds of `plausibility` (see [`plausible`]).
 pub fn read_inputs_cached(
     ledger: &Path,
     special_groups: Option<&Path>,
@@ -55,6 +67,7 @@ pub fn read_inputs_cached(
     encoding: Encoding,
     sheet: Option<&str>,
     cache: Option<&Path>,
+    plausibility: &Plausibility,
 ) -> Result<Inputs> {
     let found = discover_inputs(ledger, special_groups, claims)?;
     let mut reading = Reading {
@@ -68,7 +81,7 @@ pub fn read_inputs_cached(
         Some(dir) => Some(cache::LedgerCache::new(dir, encoding, sheet)?),
         None => None,
     };
-    let ledger = reading.read_ledger(&found.ledger, cache.as_ref())?;
+    let ledger = reading.read_ledger(&found.ledger, cache.as_ref(), plausibility)?;
     let (registry, claim_rows) = reading.read_registry_and_claims(&found)?;
     let (files, rejects) = reading.finish();
     Ok(Inputs {
@@ -198,12 +211,13 @@ impl Reading {
     }
 
     /// The ledger files, in parallel; accepted rows appended in file order, then
-    /// exact duplicates removed. Files are checked a few at a time (two per thread),
+    /// implausible rows and exact duplicates removed. Files are checked a few at a time (two per thread),
     /// so the checked-but-not-yet-appended rows of only those files are held at once.
     fn read_ledger(
         &mut self,
         paths: &[PathBuf],
         cache: Option<&cache::LedgerCache>,
+        plausibility: &Plausibility,
     ) -> Result<LedgerRows> {
         let window = 2 * rayon::current_num_threads().max(1);
         let mut rows = LedgerRows::default();
@@ -262,8 +276,78 @@ impl Reading {
             }
         }
         crate::log::reading_finished();
+        let (implausible, latest) = self.check_rows(&mut rows, &mut text_keys, cache, |r| {
+            let row = plausible_row(r);
+            plausibility.check_row(&row)?;
+            Ok(plausibility.reference_of(&row))
+        })?;
+        self.rejects.extend(implausible);
+        let reference = plausibility.reference(latest);
+        let (ahead, _) = self.check_rows(&mut rows, &mut text_keys, cache, |r| {
+            plausibility.check_ahead(reference, &plausible_row(r))?;
+            Ok(None)
+        })?;
+        self.rejects.extend(ahead);
         self.drop_duplicates(&mut rows, text_keys, cache)?;
         Ok(rows)
+    }
+
+    /// Removes the rows `check` finds fault with (in input order) from `rows` and
+    /// `text_keys`, and returns their rejects with their raw text, and the latest month
+    /// `check` returned for the rows it passed. Rows are checked in parallel.
+    fn check_rows(
+        &self,
+        rows: &mut LedgerRows,
+        text_keys: &mut Vec<u64>,
+        cache: Option<&cache::LedgerCache>,
+        check: impl Fn(RowAt) -> Result<Option<Month>, Fault> + Sync,
+    ) -> Result<(Vec<Rej>, Option<Month>)> {
+        let view: &LedgerRows = rows;
+        let starts: Vec<usize> = (0..view.len()).step_by(CHUNK_ROWS).collect();
+        type Chunk = (Vec<(usize, Fault)>, Option<Month>);
+        let chunks: Vec<Chunk> = starts
+            .par_iter()
+            .map(|&start| {
+                let (mut faults, mut latest) = (Vec::new(), None);
+                for i in start..(start + CHUNK_ROWS).min(view.len()) {
+                    match check(RowAt(view, i)) {
+                        Ok(m) => latest = latest.max(m),
+                        Err(f) => faults.push((i, f)),
+                    }
+                }
+                (faults, latest)
+            })
+            .collect();
+        let mut rejects = Vec::new();
+        let mut bad = Vec::new();
+        let mut latest = None;
+        for (faults, m) in chunks {
+            latest = latest.max(m);
+            for (i, f) in faults {
+                bad.push(i);
+                rejects.push(Rej {
+                    file: rows.file[i],
+                    line: rows.line[i],
+                    column: Some(f.column),
+                    kind: f.kind,
+                    message: f.message,
+                    raw: String::new(),
+                });
+            }
+        }
+        if bad.is_empty() {
+            return Ok((rejects, latest));
+        }
+        let mut next = bad.iter().peekable();
+        let mut i = 0;
+        text_keys.retain(|_| {
+            let drop = next.next_if_eq(&&i).is_some();
+            i += 1;
+            !drop
+        });
+        remove_ledger_rows(rows, bad.into_iter());
+        self.fill_raw(&mut rejects, cache)?;
+        Ok((rejects, latest))
     }
 
     /// Removes exact duplicates from `rows` (in input order, keeping the first copy)
@@ -353,9 +437,14 @@ impl Reading {
                 }
             })
             .collect();
+        self.fill_raw(&mut rejects, cache)?;
+        Ok(rejects)
+    }
+
+    /// Sorts `rejects` by (file, line) and fills in their raw text: each file is read
+    /// again once, unless the cache has the text of those lines from an earlier run.
+    fn fill_raw(&self, rejects: &mut [Rej], cache: Option<&cache::LedgerCache>) -> Result<()> {
         rejects.sort_by_key(|r| (r.file, r.line));
-        // Each file with duplicates is read again for their raw text, unless the cache
-        // has the text of those lines from an earlier run.
         for group in rejects.chunk_by_mut(|a, b| a.file == b.file) {
             let file = group[0].file as usize;
             let (Some(path), Some(info)) = (self.paths.get(file), self.files.get(file)) else {
@@ -372,8 +461,14 @@ impl Reading {
                     InputKind::Ledger => self.sheet.as_deref(),
                     _ => None,
                 };
-                let raws =
-                    ingest::raw_records_sheet(path, self.encoding, sheet, &info.sha256, &missing)?;
+                let raws = ingest::raw_records_sheet(
+                    path,
+                    self.encoding,
+                    sheet,
+                    columns_of(info.kind),
+                    &info.sha256,
+                    &missing,
+                )?;
                 known.extend(missing.into_iter().zip(raws));
                 if let Some(c) = cache {
                     c.store_raw(&info.sha256, &known)?;
@@ -383,7 +478,7 @@ impl Reading {
                 r.raw = known.get(&r.line).cloned().unwrap_or_default();
             }
         }
-        Ok(rejects)
+        Ok(())
     }
 
     /// Per-file counts, and the rejects in input order (file, line).
@@ -420,6 +515,76 @@ impl Reading {
             })
             .collect();
         (files, rejects)
+    }
+}
+
+/// Why no ledger row was accepted, file by file, for the error that stops a run
+/// without `--as-of`: `ledger/a.csv: column period is missing from the file (all 3
+/// rows)`, `ledger/b.csv: no data rows (empty file or header only)`. `rejects` are
+/// (source file, message) pairs; the most frequent message of a file is named.
+pub fn no_rows_cause<'a>(
+    files: &[InputFile],
+    rejects: impl Iterator<Item = (&'a str, &'a str)>,
+) -> String {
+    let mut by_file: std::collections::BTreeMap<&str, std::collections::BTreeMap<&str, u64>> =
+        Default::default();
+    for (file, message) in rejects {
+        *by_file.entry(file).or_default().entry(message).or_default() += 1;
+    }
+    let ledger: Vec<&InputFile> = files
+        .iter()
+        .filter(|f| f.kind == InputKind::Ledger)
+        .collect();
+    let mut parts: Vec<String> = ledger
+        .iter()
+        .take(5)
+        .map(|f| {
+            let top = by_file.get(f.path.as_str()).and_then(|m| {
+                m.iter()
+                    .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+                    .map(|(msg, n)| (*msg, *n))
+            });
+            match top {
+                _ if f.rows_read == 0 => {
+                    format!("{}: no data rows (empty file or header only)", f.path)
+                }
+                Some((msg, n)) if n == f.rows_read => {
+                    format!("{}: {msg} (all {n} rows)", f.path)
+                }
+                Some((msg, n)) => format!(
+                    "{}: {} rows rejected, {n} of them: {msg}",
+                    f.path, f.rows_rejected
+                ),
+                None => format!("{}: {} rows rejected", f.path, f.rows_rejected),
+            }
+        })
+        .collect();
+    if ledger.len() > 5 {
+        parts.push(format!("and {} more files", ledger.len() - 5));
+    }
+    parts.join("; ")
+}
+
+/// The columns read from a file of this kind.
+fn columns_of(kind: InputKind) -> &'static [&'static str] {
+    match kind {
+        InputKind::Ledger => &LEDGER_COLUMNS,
+        InputKind::SpecialGroups => &REGISTRY_COLUMNS,
+        InputKind::Claims => &CLAIMS_COLUMNS,
+    }
+}
+
+/// Row `.1` of a set of ledger rows.
+#[derive(Clone, Copy)]
+struct RowAt<'a>(&'a LedgerRows, usize);
+
+fn plausible_row(RowAt(r, i): RowAt) -> plausible::Row {
+    plausible::Row {
+        person: r.person[i],
+        period: r.period[i],
+        amount: r.amount[i],
+        base: r.base[i],
+        paid_on: r.paid_on[i],
     }
 }
 
@@ -548,14 +713,31 @@ fn money(column: &'static str, s: &str, positive: bool) -> Result<Fen, Fault> {
             format!("{column} {} {what}", show(s)),
         )
     };
-    let v = Fen::parse(s)
-        .ok_or_else(|| bad("is not a decimal number with at most 2 decimal places"))?;
+    let v = Fen::parse(s).ok_or_else(|| bad(&money_problem(s)))?;
     if positive && v.0 <= 0 {
         Err(bad("must be greater than 0"))
     } else if v.0 < 0 {
         Err(bad("must not be negative"))
     } else {
         Ok(v)
+    }
+}
+
+/// What is wrong with a text that [`Fen::parse`] refused.
+fn money_problem(s: &str) -> String {
+    let body = s.trim().trim_start_matches(['-', '+']);
+    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+    let digits = |t: &str| t.bytes().all(|c| c.is_ascii_digit());
+    if body.is_empty() || body == "." || !digits(int) || !digits(frac) {
+        "is not a decimal number".to_string()
+    } else if frac.len() > 2 {
+        format!("has {} decimal places, at most 2 are allowed", frac.len())
+    } else {
+        let int = int.trim_start_matches('0');
+        format!(
+            "has {} integer digits: too many digits, above the ceiling max_amount of the rule file",
+            int.len()
+        )
     }
 }
 
@@ -819,6 +1001,21 @@ fn read_file<V: Send>(
 ) -> Result<FileOut<V>> {
     let table = ingest::read_table_sheet(path, encoding, sheet, columns)?;
     let cell_faults = table.cell_faults();
+    // A file with text but no row, whose only line names none of the columns, is not
+    // an empty month: it is the wrong file or one line of data without a header.
+    if table.rows_read() == 0
+        && !table.header.iter().all(String::is_empty)
+        && table.columns.iter().all(Option::is_none)
+    {
+        return Err(Error::input(
+            path,
+            format!(
+                "line 1 names none of the {} columns ({}) and no row follows: not a header",
+                kind.as_str(),
+                columns.join(", ")
+            ),
+        ));
+    }
     let cols: Vec<Option<&StrArray>> = (0..columns.len().min(MAX_COLUMNS))
         .map(|i| table.column(i))
         .collect();
@@ -1165,6 +1362,152 @@ mod tests {
 
     fn read_ledger(path: &Path) -> Inputs {
         read_inputs(path, None, None, Encoding::Utf8).unwrap()
+    }
+
+    #[test]
+    fn implausible_periods_dates_births_and_amounts_are_rejected() {
+        let dir = temp_dir("v-plausible");
+        let p = "370202198503120113";
+        let unborn = crate::generate::make_id(370202, Date::from_ymd(2099, 1, 1), 11);
+        let ledger = format!(
+            "{HEADER}
+{p},2025-01,employee,employer,800.00,8000.00,2025-01-20,370200
+{p},2206-06,employee,employer,800.00,8000.00,,370200
+{p},0001-01,employee,employer,800.00,8000.00,2025-01-20,370200
+{unborn},2025-02,employee,employer,800.00,8000.00,2025-02-20,370200
+{p},2025-02,employee,employer,999999999999999.99,8000.00,2025-02-20,370200
+{p},2025-02,employee,employer,800.00,1234567890123456.00,2025-02-20,370200
+{p},2025-03,employee,employer,800.00,8000.00,2206-03-01,370200
+{p},2026-12,employee,employer,800.00,8000.00,,370200
+{p},2025-04,employee,employer,800.00,8000.00,1989-12-31,370200
+{p},2025-02,employee,employer,99999999.99,99999999.99,2025-02-21,370200
+{p},2025-02,employee,employer,100000000.00,8000.00,2025-02-22,370200
+"
+        );
+        write(&dir, "ledger/a.csv", &ledger);
+        let inputs = read_ledger(&dir.join("ledger"));
+        assert_eq!(
+            reject_table(&inputs),
+            [
+                "3,period,BAD_PERIOD",
+                "4,period,BAD_PERIOD",
+                "5,person_id,BAD_PERSON_ID",
+                "6,amount,BAD_AMOUNT",
+                "7,base,BAD_AMOUNT",
+                "8,paid_on,BAD_DATE",
+                "10,paid_on,BAD_DATE",
+                "12,amount,BAD_AMOUNT",
+            ]
+        );
+        let m: Vec<&str> = inputs.rejects.iter().map(|r| r.message.as_str()).collect();
+        assert_eq!(
+            m[0],
+            "period 2206-06 is outside the plausible range: more than 24 months (max_months_ahead) after 2025-02, the latest paid_on month of a row paid within 24 months of its period"
+        );
+        assert_eq!(
+            m[1],
+            "period 0001-01 is outside the plausible range: before min_period 1990-01"
+        );
+        assert_eq!(
+            m[2],
+            "the birth date in person_id, 2099-01-01, is after paid_on 2025-02-20"
+        );
+        assert_eq!(
+            m[3],
+            "amount 999999999999999.99 is above the ceiling max_amount 99999999.99"
+        );
+        assert_eq!(
+            m[4],
+            "base \"1234567890123456.00\" has 16 integer digits: too many digits, above the ceiling max_amount of the rule file"
+        );
+        assert!(
+            m[5].starts_with("paid_on 2206-03-01 is outside the plausible range"),
+            "{}",
+            m[5]
+        );
+        assert_eq!(
+            m[6],
+            "paid_on 1989-12-31 is outside the plausible range: before min_period 1990-01"
+        );
+        assert_eq!(
+            inputs.rejects[0].raw,
+            format!("{p},2206-06,employee,employer,800.00,8000.00,,370200")
+        );
+        // The default as_of comes from the plausible rows only.
+        assert_eq!(
+            inputs
+                .ledger
+                .period
+                .iter()
+                .max()
+                .map(|m| m.to_string())
+                .as_deref(),
+            Some("2026-12")
+        );
+        let f = &inputs.files[0];
+        assert_eq!((f.rows_read, f.rows_accepted, f.rows_rejected), (11, 3, 8));
+        // With payments in the ledger a given --as-of changes nothing, except that a
+        // month up to it is never ahead; a ledger of declarations only counts from the
+        // given --as-of (and has no bound without).
+        let read_as_of = |as_of: Option<&str>| {
+            read_inputs_cached(
+                &dir.join("ledger"),
+                None,
+                None,
+                Encoding::Utf8,
+                None,
+                None,
+                &Plausibility::default().with_as_of(as_of.and_then(Month::parse)),
+            )
+            .unwrap()
+        };
+        assert_eq!(
+            reject_table(&read_as_of(Some("2025-06"))),
+            reject_table(&inputs)
+        );
+        assert!(
+            !reject_table(&read_as_of(Some("2206-06"))).contains(&"3,period,BAD_PERIOD".into())
+        );
+        write(
+            &dir,
+            "ledger/a.csv",
+            &format!(
+                "{HEADER}\n{p},2025-01,employee,employer,800.00,8000.00,,370200\n{p},2206-06,employee,employer,800.00,8000.00,,370200\n"
+            ),
+        );
+        assert!(reject_table(&read_as_of(None)).is_empty());
+        let declared = read_as_of(Some("2025-06"));
+        assert_eq!(reject_table(&declared), ["3,period,BAD_PERIOD"]);
+        assert!(
+            declared.rejects[0]
+                .message
+                .ends_with("after 2025-06, the --as-of month"),
+            "{}",
+            declared.rejects[0].message
+        );
+    }
+
+    #[test]
+    fn a_lone_line_that_is_not_a_header_is_an_error() {
+        let dir = temp_dir("v-lone-line");
+        let p = write(
+            &dir,
+            "a.csv",
+            "370202198503120113,2025-01,employee,employer,800.00,8000.00,2025-01-20,370200",
+        );
+        let e = read_inputs(&p, None, None, Encoding::Utf8)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("a.csv: line 1 names none of the ledger columns")
+                && e.contains("not a header"),
+            "{e}"
+        );
+        // A header alone (an empty month) and an empty file stay 0 rows, no error.
+        write(&dir, "a.csv", HEADER);
+        assert_eq!(read_ledger(&p).files[0].rows_read, 0);
+        write(&dir, "a.csv", "");
+        assert_eq!(read_ledger(&p).files[0].rows_read, 0);
     }
 
     #[test]
