@@ -85,25 +85,26 @@ const ORIGINS: [u32; 8] = [
     412726, 511321, 430524, 362201, 340823, 452123, 130182, 230103,
 ];
 
-const EMPLOYEE_RATE: Rate = Rate(100_000_000); // 0.10
-const FLEXIBLE_RATE: Rate = Rate(100_000_000); // 0.10
-
-/// Government share of the resident standard per group (RULES.md §6 defaults).
-fn subsidy_ratio(g: SpecialGroup) -> Rate {
-    match g {
-        SpecialGroup::Tekun | SpecialGroup::Orphan => Rate::ONE,
-        SpecialGroup::Dibao | SpecialGroup::DisabledSevere => Rate(900_000_000),
-        SpecialGroup::RescuedPoor | SpecialGroup::LowIncome => Rate(500_000_000),
-    }
+/// The national rules (the shipped rule file's `*` blocks), resolved once: the
+/// generator pays what they require (RULES.md §3, §5, §6).
+fn national() -> &'static crate::config::Resolver {
+    static NATIONAL: std::sync::OnceLock<crate::config::Resolver> = std::sync::OnceLock::new();
+    NATIONAL.get_or_init(|| crate::config::RuleSet::national().resolver(&[0]))
 }
 
-/// Resident personal standard of a coverage year (RULES.md §5 defaults).
+/// `rate(scheme)` of the national rules for month `m` (RULES.md §3).
+fn contribution_rate(scheme: Scheme, m: Month) -> Rate {
+    national().at(0, m).rate(scheme)
+}
+
+/// Government share of the resident standard per group in `year` (RULES.md §6).
+fn subsidy_ratio(g: SpecialGroup, year: i32) -> Rate {
+    national().at(0, Month::january(year)).subsidy_ratio(g)
+}
+
+/// Resident personal standard of a coverage year (RULES.md §5).
 fn resident_standard(year: i32) -> Fen {
-    if year <= 2023 {
-        Fen(38_000)
-    } else {
-        Fen(40_000)
-    }
+    national().at(0, Month::january(year)).resident_contribution
 }
 
 // ---------------------------------------------------------------------------
@@ -383,12 +384,12 @@ fn employee_family(rng: &mut Rng, p: &mut Person, span: &Span, flexible_first: b
             // Yearly base adjustment.
             base = Fen(base.0 + base.0 * rng.range(0, 8) / 100);
         }
-        let (scheme, rate) = if flexible {
-            (Scheme::Flexible, FLEXIBLE_RATE)
+        let scheme = if flexible {
+            Scheme::Flexible
         } else {
-            (Scheme::Employee, EMPLOYEE_RATE)
+            Scheme::Employee
         };
-        let mut amount = base.times_rate(rate);
+        let mut amount = base.times_rate(contribution_rate(scheme, m));
         if anomaly_roll(p.rows.len() as u64, m.0 as u64 * 7 + base.0 as u64) == 0
             && anomaly_roll(base.0 as u64, m.0 as u64) < 10
             && k > first
@@ -431,16 +432,12 @@ fn employee_family(rng: &mut Rng, p: &mut Person, span: &Span, flexible_first: b
                 if gap > 0 {
                     continue;
                 }
-                let amount = base.times_rate(if flexible {
-                    FLEXIBLE_RATE
-                } else {
-                    EMPLOYEE_RATE
-                });
                 let scheme = if flexible {
                     Scheme::Flexible
                 } else {
                     Scheme::Employee
                 };
+                let amount = base.times_rate(contribution_rate(scheme, m));
                 let (payer, emp) = if flexible {
                     (Payer::Individual, "")
                 } else {
@@ -589,7 +586,7 @@ fn pay_resident(rng: &mut Rng, p: &mut Person, span: &Span, year: i32, day: Date
             ]
         }
         Some(g) => {
-            let mut gov = standard.times_rate(subsidy_ratio(g));
+            let mut gov = standard.times_rate(subsidy_ratio(g, year));
             if slip < 10 {
                 gov = Fen((gov.0 - 1_000).max(1));
             }
@@ -721,7 +718,7 @@ fn person(seed: u64, index: u64, span: &Span, used: &mut HashSet<u64>) -> (Kind,
             m,
             Scheme::Flexible,
             Payer::Individual,
-            base.times_rate(FLEXIBLE_RATE),
+            base.times_rate(contribution_rate(Scheme::Flexible, m)),
             Some(base),
             Some(d),
             "",

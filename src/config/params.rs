@@ -143,60 +143,10 @@ impl Params {
         m.plus(self.due_lag_months).last_day()
     }
 
-    /// The national defaults of RULES.md, for unit tests of the engine. The shipped
-    /// `pipelines/rules/national.toml` holds the same values; a test asserts they agree.
+    /// The national defaults of RULES.md as of 2025 — the `*` blocks of the shipped
+    /// `pipelines/rules/national.toml` ([`crate::config::RuleSet::national`]), the only
+    /// place they are written — for unit tests of the engine and default bounds.
     pub fn national_defaults() -> Params {
-        Params {
-            employee_rate: Rate::from_f64(0.10),
-            flexible_rate: Rate::from_f64(0.10),
-            due_lag_months: 0,
-            short_gap_max_months: 3,
-            employer_arrears_window_months: 6,
-            backpay_deadline_months: 3,
-            resume_employee: Resume::DayAfterPayment,
-            resume_flexible: Resume::NextMonth,
-            retroactive_employee: true,
-            retroactive_flexible: false,
-            break_wait_months_employee: 6,
-            break_wait_months_flexible: 3,
-            waiting_benefit_ratio: Rate(0),
-            post_break_reduced_months: 0,
-            post_break_benefit_ratio: Rate::from_f64(0.5),
-            first_enrolment_wait_months_employee: 0,
-            first_enrolment_wait_months_flexible: 0,
-            resident_contribution: Fen(40_000),
-            resident_window_open: MonthDay { month: 9, day: 1 },
-            resident_window_close: MonthDay { month: 12, day: 31 },
-            resident_grace_until: None,
-            switch_gap_max_months: 3,
-            resident_wait_from: 2025,
-            break_years_count_from: 2025,
-            newborn_window_days: 90,
-            resident_fixed_wait_months: 3,
-            variable_free_break_years: 1,
-            repair_floor_break_years: 4,
-            repair_floor_months: 6,
-            incentive_after_years: 4,
-            incentive_step: Fen(100_000),
-            incentive_cap_ratio: Rate::from_f64(0.20),
-            catastrophic_cap: Fen(30_000_000),
-            subsidy_ratio: [
-                Rate::ONE,
-                Rate::ONE,
-                Rate::from_f64(0.9),
-                Rate::from_f64(0.9),
-                Rate::from_f64(0.5),
-                Rate::from_f64(0.5),
-            ],
-            exempt_groups: [true; 6],
-            late_fee_daily_rate: Rate::from_f64(0.0005),
-            late_fee_cap_at_principal: false,
-            retirement_min_months_male: 300,
-            retirement_min_months_female: 240,
-            lump_sum_rate: Rate::from_f64(0.056),
-            min_period: Month::new(1990, 1),
-            max_months_ahead: 24,
-            max_amount: Fen(9_999_999_999),
-        }
+        crate::config::RuleSet::national().params(0, Month::new(2025, 6))
     }
 }

@@ -169,7 +169,17 @@ pub struct Source {
     pub reference: Option<String>,
 }
 
+/// The shipped national rule file, compiled in: the one place the national values of
+/// RULES.md are written down (engine unit tests and `ledgerflow generate` read it).
+pub const NATIONAL_RULES: &str = include_str!("../../pipelines/rules/national.toml");
+
 impl RuleSet {
+    /// The shipped `pipelines/rules/national.toml` ([`NATIONAL_RULES`]).
+    pub fn national() -> RuleSet {
+        RuleSet::parse(Path::new("pipelines/rules/national.toml"), NATIONAL_RULES)
+            .unwrap_or_else(|e| panic!("the compiled-in national rule file: {e}"))
+    }
+
     /// Reads and checks a rule file; every error names the file, block and key.
     pub fn load(path: &Path) -> Result<RuleSet> {
         let bytes = std::fs::read(path)
