@@ -22,12 +22,12 @@
 //! ledger file larger than the budget still exceeds it. The run report adds up one
 //! `report::Summary` per bucket.
 
-use crate::commands::{self, Progress, RunOptions, RunOutcome, Timings};
 use crate::config::{OutputTable, Pipeline, RuleSet};
 use crate::domain::Month;
 use crate::error::{Error, Result};
 use crate::ledger::Inputs;
 use crate::output::{self, Target};
+use crate::stages::{self, Progress, RunOptions, RunOutcome, Timings};
 use crate::store::{self, OutputFile};
 use crate::validate::buckets::{self, bucket_of};
 use crate::{ingest, manifest, report};
@@ -125,7 +125,7 @@ pub fn run(
     }
     let mut timings = Timings::default();
     let rules = RuleSet::load(&pipeline.rules_path)?;
-    let keys = commands::key_mode(&pipeline)?;
+    let keys = stages::key_mode(&pipeline)?;
     let out = pipeline.out_dir.clone();
     output::check_writable(&out)?;
     // This run's own staging folder (spill files included), removed however it ends.
@@ -183,10 +183,10 @@ pub fn run(
             claims: b.claims.filtered(|p| bucket_of(p, count) == i),
             rejects: Vec::new(),
         };
-        let prep = timings.time("prepare", || commands::prepare(&mut inputs));
-        let batch = timings.time("engine", || commands::evaluate(&prep, &resolver, as_of));
+        let prep = timings.time("prepare", || stages::prepare(&mut inputs));
+        let batch = timings.time("engine", || stages::evaluate(&prep, &resolver, as_of));
         summary.add(&report::Summary::of(&batch));
-        for (f, n) in commands::future_rows_per_file(&prep.rows, as_of.last_day(), n_files)
+        for (f, n) in stages::future_rows_per_file(&prep.rows, as_of.last_day(), n_files)
             .into_iter()
             .enumerate()
         {
@@ -258,7 +258,7 @@ pub fn run(
     m.run_mode = run_mode;
     crate::commit::snapshot(&out, as_of, Some(&summary), &mut m)?;
     if quality_gate_failed {
-        commands::report_quality_gate(&pipeline, &totals);
+        stages::report_quality_gate(&pipeline, &totals);
     }
     Ok(RunOutcome {
         as_of,

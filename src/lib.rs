@@ -31,6 +31,7 @@ pub mod output;
 pub mod privacy;
 pub mod report;
 pub mod shard;
+pub mod stages;
 pub mod store;
 pub mod validate;
 pub mod verify;
