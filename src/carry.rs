@@ -231,7 +231,7 @@ fn differing(a: &[(PersonId, u64)], b: &[(PersonId, u64)], out: &mut Vec<PersonI
 
 /// Where the state of a run (or of one shard's runs) is kept, in the cache folder
 /// `cache` (`OUT/_cache`, or the pipeline's state folder: [`crate::privacy::state_dirs`]).
-pub fn path(cache: &Path, shard: Option<crate::shard::Shard>) -> PathBuf {
+pub fn path(cache: &Path, shard: Option<crate::partition::Shard>) -> PathBuf {
     let name = match shard {
         None => "results.state".to_string(),
         Some(s) => format!("results-{}of{}.state", s.index, s.count),
@@ -262,7 +262,7 @@ pub fn context(
     pipeline_sha256: &str,
     rules_sha256: &str,
     claims_given: bool,
-    shard: Option<crate::shard::Shard>,
+    shard: Option<crate::partition::Shard>,
 ) -> String {
     let shard = shard.map_or("all".to_string(), |s| format!("{}/{}", s.index, s.count));
     format!(

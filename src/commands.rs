@@ -7,7 +7,7 @@ use crate::engine::{self, Batch};
 use crate::error::{Error, Result};
 use crate::id::PersonId;
 use crate::ledger::{InputKind, Inputs};
-use crate::shard::Shard;
+use crate::partition::Shard;
 use crate::{carry, manifest, output, report, store, validate};
 use std::path::{Path, PathBuf};
 

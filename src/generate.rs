@@ -558,7 +558,7 @@ fn employee_family(rng: &mut Rng, p: &mut Person, span: &Span, flexible_first: b
 
 /// A number in 0..100 from two values (for rare, rng-independent variations).
 fn anomaly_roll(a: u64, b: u64) -> u64 {
-    crate::shard::fnv1a64(&[a.to_le_bytes(), b.to_le_bytes()].concat()) % 100
+    crate::partition::fnv1a64(&[a.to_le_bytes(), b.to_le_bytes()].concat()) % 100
 }
 
 /// Pays resident year `year` on `day` (with the government share for a special group).

@@ -65,7 +65,7 @@ impl PersonId {
         Ok(PersonId(body * 11 + check as u64))
     }
 
-    fn body(self) -> u64 {
+    pub(crate) fn body(self) -> u64 {
         self.0 / 11
     }
 

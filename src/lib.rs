@@ -28,6 +28,7 @@ pub mod ledger;
 pub mod log;
 pub mod manifest;
 pub mod output;
+pub mod partition;
 pub mod privacy;
 pub mod report;
 pub mod shard;

@@ -6,7 +6,7 @@ use ledgerflow::commands::{self, RunOptions};
 use ledgerflow::domain::Month;
 use ledgerflow::error::Error;
 use ledgerflow::generate;
-use ledgerflow::shard::Shard;
+use ledgerflow::partition::Shard;
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -77,7 +77,7 @@ pub struct Target<'a> {
     pub tables: &'a [OutputTable],
     pub keys: &'a KeyMode,
     pub rules_sha256: &'a str,
-    pub shard: Option<crate::shard::Shard>,
+    pub shard: Option<crate::partition::Shard>,
 }
 
 /// Builds and writes every requested table for one `as_of`; returns the files written,

@@ -1,8 +1,7 @@
 //! Sharded runs (`run --shard K/N`, then `merge-manifests`).
 //!
-//! A person's shard is `fnv1a64(normalised 18-character ID, as UTF-8) mod N` — FNV-1a
-//! 64-bit (offset basis 0xcbf29ce484222325, prime 0x100000001b3), stable across
-//! machines, versions and thread counts. Each shard reads all inputs, evaluates only
+//! A person's shard is [`crate::partition::part_of`] (FNV-1a of the normalised ID,
+//! shared with the memory buckets). Each shard reads all inputs, evaluates only
 //! its people and writes `part-<K>.parquet` files (and its manifest) into
 //! `OUT/_shards/as_of=M/shard-K-of-N/`; nothing is visible to readers yet. The
 //! finishing step `merge-manifests` checks that all N shards ran on the same inputs and
@@ -11,57 +10,11 @@
 
 use crate::domain::Month;
 use crate::error::{Error, Result};
-use crate::id::PersonId;
 use crate::manifest::{self, Manifest};
 use crate::report::Summary;
 use std::path::{Path, PathBuf};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Shard {
-    pub index: u32,
-    pub count: u32,
-}
-
-/// FNV-1a, 64 bits.
-pub fn fnv1a64(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
-}
-
-impl Shard {
-    /// Parses `K/N` with `0 ≤ K < N`.
-    pub fn parse(s: &str) -> Option<Shard> {
-        let (k, n) = s.split_once('/')?;
-        let (index, count): (u32, u32) = (k.trim().parse().ok()?, n.trim().parse().ok()?);
-        (index < count).then_some(Shard { index, count })
-    }
-    pub fn of(person: PersonId, count: u32) -> u32 {
-        (fnv1a64(person.to_string().as_bytes()) % count as u64) as u32
-    }
-    pub fn contains(&self, person: PersonId) -> bool {
-        Shard::of(person, self.count) == self.index
-    }
-    pub fn root(out: &Path, as_of: Month) -> PathBuf {
-        out.join("_shards").join(format!("as_of={as_of}"))
-    }
-    pub fn dir(&self, out: &Path, as_of: Month) -> PathBuf {
-        Shard::root(out, as_of).join(format!("shard-{}-of-{}", self.index, self.count))
-    }
-    pub fn part_name(&self) -> String {
-        format!("part-{:05}.parquet", self.index)
-    }
-    pub fn manifest_path(&self, out: &Path, as_of: Month) -> PathBuf {
-        self.dir(out, as_of).join("manifest.json")
-    }
-    /// The shard's part of the run report (`report::Summary` as JSON).
-    pub fn summary_path(&self, out: &Path, as_of: Month) -> PathBuf {
-        self.dir(out, as_of).join("summary.json")
-    }
-}
+pub use crate::partition::{Shard, fnv1a64};
 
 /// `merge-manifests`: publishes the N shards of `as_of` as one snapshot.
 pub fn merge(out: &Path, as_of: Month, count: u32) -> Result<Manifest> {
@@ -172,6 +125,7 @@ fn table_rank(t: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::id::PersonId;
 
     #[test]
     fn fnv1a64_reference_values_and_shard_parse() {

@@ -11,7 +11,7 @@ use crate::engine::{self, Batch, GroupInterval, PersonInput, PersonRows};
 use crate::error::{Error, Result};
 use crate::id::PersonId;
 use crate::ledger::{InputKind, Inputs, LedgerRows};
-use crate::shard::Shard;
+use crate::partition::Shard;
 use crate::{manifest, output};
 use rayon::prelude::*;
 use std::collections::BTreeMap;

@@ -28,13 +28,8 @@ use std::path::{Path, PathBuf};
 /// Bytes of one spilled row.
 const RECORD: usize = 56;
 
-/// The bucket of a person: splitmix64 of the ID's number, modulo `count`.
-pub fn bucket_of(person: PersonId, count: u32) -> u32 {
-    let mut z = person.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    ((z ^ (z >> 31)) % count as u64) as u32
-}
+/// The bucket of a person: [`crate::partition::part_of`], shared with the shards.
+pub use crate::partition::part_of as bucket_of;
 
 /// A spill folder, removed with everything in it when dropped: on success, on an
 /// error and on a panic alike (a killed run's is removed by the next run, see
