@@ -44,6 +44,19 @@ pub struct Manifest {
     /// full run made bucketed because the inputs look larger than memory).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_mode: Option<RunMode>,
+    /// Only on a bucketed run: the memory budget and the buckets chosen for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucketed: Option<Bucketed>,
+}
+
+/// How a bucketed run was sized ([`crate::bounded::plan`]).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bucketed {
+    /// The person buckets the rows were spilled into.
+    pub buckets: u32,
+    /// The budget in bytes they were sized for: `--memory-budget`, else 70 % of the
+    /// memory available at the start; `null` when neither was known.
+    pub memory_budget: Option<u64>,
 }
 
 /// The mode a run was asked for, the one it used, and why.
@@ -200,6 +213,7 @@ pub fn build(m: &ManifestInput) -> Manifest {
         shards: None,
         incremental: None,
         run_mode: None,
+        bucketed: None,
         changes_since_previous: None,
     }
 }
