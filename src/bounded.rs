@@ -16,8 +16,8 @@
 //! CSV, peak 789 MB; 200 000 people × 60 months, 217 MB of Parquet, peak 1.8 GB
 //! (release); 20 000 people × 60 months, 22 MB of Parquet, peak 263 MB (debug)).
 //! When it exceeds the budget, `N` = ⌈estimate / ((budget − [`FIXED_BASE`]) / 2)⌉. A budget
-//! below [`MIN_BUDGET`] is refused, and so is one that the checking of the largest
-//! ledger file alone would exceed. The bucketed run keeps the allocator to one arena
+//! below [`MIN_BUDGET`], or one that the checking of the largest ledger file alone
+//! would exceed, is said (a notice) and recorded in the manifest. The bucketed run keeps the allocator to one arena
 //! and returns each bucket's freed memory before the next (see `docs/decisions.md`,
 //! "Honest memory", for the measurements). Peak memory is the fixed base plus one
 //! ledger file being checked, or plus one bucket's rows and outputs. The run report
@@ -105,36 +105,38 @@ pub const FIXED_BASE: u64 = 48 << 20;
 pub const MIN_BUDGET: u64 = FIXED_BASE + (16 << 20);
 
 /// The plan of a run: 1 bucket means in memory.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plan {
     pub buckets: u32,
     /// The budget the buckets were sized for (`--memory-budget`, else 70 % of the
     /// available memory).
     pub budget: Option<u64>,
+    /// Set when `--memory-budget` cannot be kept: the run goes on in as many buckets
+    /// as it can, says so ([`crate::log::notice`]) and records it in the manifest.
+    pub warning: Option<String>,
 }
 
 /// How many buckets a run needs (1 means in memory) and the budget they were sized
 /// for: `--memory-budget`, else 70 % of the available memory. A `--memory-budget`
 /// that cannot be kept (below [`MIN_BUDGET`], or smaller than the checking of the
-/// largest ledger file needs) is an error before anything is read or written.
+/// largest ledger file needs) gives [`Plan::warning`].
 pub fn plan(pipeline: &Pipeline, asked: Option<u64>) -> Result<Plan> {
-    if let Some(b) = asked.filter(|b| *b < MIN_BUDGET) {
-        return Err(Error::config(
-            &pipeline.path,
-            format!(
-                "--memory-budget {} cannot be kept: the process itself needs about {}; the minimum is {}",
-                show_size(b),
-                show_size(FIXED_BASE),
-                show_size(MIN_BUDGET)
-            ),
-        ));
-    }
+    let mut warning = asked.filter(|b| *b < MIN_BUDGET).map(|b| {
+        format!(
+            "{}: --memory-budget {} cannot be kept: the process itself needs about {}; the minimum is {}",
+            pipeline.path.display(),
+            show_size(b),
+            show_size(FIXED_BASE),
+            show_size(MIN_BUDGET)
+        )
+    });
     let budget = match asked.or_else(|| memory_available().map(|m| m / 10 * 7)) {
         Some(b) => b.max(1),
         None => {
             return Ok(Plan {
                 buckets: 1,
                 budget: None,
+                warning,
             });
         }
     };
@@ -144,35 +146,42 @@ pub fn plan(pipeline: &Pipeline, asked: Option<u64>) -> Result<Plan> {
         return Ok(Plan {
             buckets: 1,
             budget: Some(budget),
+            warning,
         });
     }
     // What one bucket may use: half of the budget less the fixed base. The other half
     // is the margin for what the estimate misses (measured: a bucket's peak reached
     // 1.25 × its share of the estimate on Parquet inputs) and for the allocator.
-    let usable = (budget.saturating_sub(FIXED_BASE) / 2).max(1);
+    // Below the minimum (already said) a quarter of the budget, as before.
+    let usable = if budget < MIN_BUDGET {
+        budget / 4
+    } else {
+        (budget - FIXED_BASE) / 2
+    }
+    .max(1);
     // One ledger file is checked whole: a file whose reading alone needs more than
     // the usable part cannot be kept to the budget by any bucket count.
     if asked.is_some()
+        && warning.is_none()
         && let Some((path, largest)) = files
             .iter()
             .map(|p| (p, estimate(std::slice::from_ref(p))))
             .max_by_key(|(_, n)| *n)
         && largest > usable
     {
-        return Err(Error::input(
-            path,
-            format!(
-                "--memory-budget {} cannot be kept: checking this ledger file needs about {} on top of the {} the process needs; split the file or raise the budget to at least {}",
-                show_size(budget),
-                show_size(largest),
-                show_size(FIXED_BASE),
-                show_size(largest + FIXED_BASE)
-            ),
+        warning = Some(format!(
+            "{}: --memory-budget {} cannot be kept: checking this ledger file needs about {}, twice that with the margin, plus the {} the process needs; split the file or raise the budget to at least {}",
+            path.display(),
+            show_size(budget),
+            show_size(largest),
+            show_size(FIXED_BASE),
+            show_size(largest.saturating_mul(2).saturating_add(FIXED_BASE))
         ));
     }
     Ok(Plan {
         buckets: need.div_ceil(usable).clamp(2, 4096) as u32,
         budget: Some(budget),
+        warning,
     })
 }
 
@@ -203,6 +212,9 @@ pub fn run(
     progress: &Progress,
 ) -> Result<RunOutcome> {
     let count = plan.buckets;
+    if let Some(w) = &plan.warning {
+        crate::log::notice(&crate::privacy::shown(w), opts.quiet);
+    }
     if opts.shard.is_some() || opts.incremental && opts.memory_budget.is_some() {
         return Err(Error::Usage(
             "a bucketed run (--memory-budget) cannot be combined with --shard or --incremental"
@@ -349,6 +361,7 @@ pub fn run(
     m.bucketed = Some(manifest::Bucketed {
         buckets: count,
         memory_budget: plan.budget,
+        budget_warning: plan.warning.as_deref().map(crate::privacy::shown),
     });
     crate::commit::snapshot(&out, as_of, Some(&summary), &mut m)?;
     if quality_gate_failed {

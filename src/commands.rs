@@ -958,6 +958,7 @@ mod tests {
         let plan = crate::bounded::Plan {
             buckets: 3,
             budget: None,
+            warning: None,
         };
         let done =
             crate::bounded::run(&opts, pipeline, plan, mode.clone(), &Progress::new(true)).unwrap();

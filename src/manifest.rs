@@ -50,13 +50,17 @@ pub struct Manifest {
 }
 
 /// How a bucketed run was sized ([`crate::bounded::plan`]).
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct Bucketed {
     /// The person buckets the rows were spilled into.
     pub buckets: u32,
     /// The budget in bytes they were sized for: `--memory-budget`, else 70 % of the
     /// memory available at the start; `null` when neither was known.
     pub memory_budget: Option<u64>,
+    /// Why the budget cannot be kept, when it cannot (below the minimum, or a ledger
+    /// file too large for it); the run still went on in `buckets` buckets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_warning: Option<String>,
 }
 
 /// The mode a run was asked for, the one it used, and why.

@@ -756,28 +756,35 @@ fn incremental_run_equals_a_full_run() {
     assert_eq!(incremental_counts(&inc, "2026-02"), (0, everyone + 1));
 }
 
-/// Runs the binary and returns its peak resident memory in bytes: `ru_maxrss` from
-/// `wait4`, which also reaps the child. Linux counts the spawning process's own peak
-/// when the child starts, so call it before this process reads large tables.
-#[allow(clippy::zombie_processes)]
+/// Runs the binary and returns its peak resident memory in bytes (`VmHWM`, polled
+/// from `/proc` until the process exits). Not `ru_maxrss` from `wait4`: Linux carries
+/// the spawning process's own peak across `exec`, and this test binary is large.
 fn run_measuring_peak_rss(args: &[&str]) -> u64 {
-    let child = Command::new(env!("CARGO_BIN_EXE_ledgerflow"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ledgerflow"))
         .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
         .expect("spawn");
-    let pid = child.id() as libc::pid_t;
-    let mut status: libc::c_int = 0;
-    // SAFETY: rusage is plain data; wait4 fills it for the child spawned above.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(waited, pid, "wait4 on ledgerflow {args:?}");
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "ledgerflow {args:?} failed (wait status {status})"
-    );
-    usage.ru_maxrss as u64 * 1024
+    let status = format!("/proc/{}/status", child.id());
+    let mut peak = 0u64;
+    loop {
+        if let Ok(text) = fs::read_to_string(&status) {
+            let kb = text
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok());
+            if let Some(kb) = kb {
+                peak = peak.max(kb * 1024);
+            }
+        }
+        if let Some(st) = child.try_wait().expect("wait") {
+            assert!(st.success(), "ledgerflow {args:?} failed");
+            return peak;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 #[test]
@@ -829,7 +836,7 @@ fn bounded_memory_run_stays_under_budget_with_the_same_rows() {
     );
 }
 
-/// Issue 14: the peak RSS of the whole process (from `wait4`) stays under
+/// Issue 14: the peak RSS of the whole process (`VmHWM`) stays under
 /// `--memory-budget` 100M, 200M and 300M, the tables of the bucketed runs equal an
 /// in-memory run's, and the manifest records the budget and the buckets chosen for it.
 /// The data (16 000 people × 60 months of Parquet, about 230 MB estimated in memory)
@@ -851,9 +858,6 @@ fn memory_budgets_hold_for_the_whole_process() {
         ];
         (run_measuring_peak_rss(&args), out)
     };
-    // All runs first: `ru_maxrss` counts the spawning process's peak when the child
-    // starts (Linux keeps the larger of the two across exec), and the row
-    // comparisons below make this process large.
     let runs: Vec<(&str, u64, u64, PathBuf)> = [("300M", 300u64), ("100M", 100), ("200M", 200)]
         .into_iter()
         .map(|(flag, mib)| {
@@ -891,22 +895,50 @@ fn memory_budgets_hold_for_the_whole_process() {
     }
 }
 
-/// A budget below the fixed base of the process is refused before anything is
-/// written, naming the minimum.
+/// A budget that cannot be kept — below the minimum, or too small for checking the
+/// largest ledger file — is said (a notice naming the minimum) and recorded in the
+/// manifest; the run still goes on in buckets.
 #[test]
-fn a_memory_budget_below_the_fixed_base_is_refused() {
+fn a_memory_budget_that_cannot_be_kept_is_said_and_recorded() {
     let dir = util::temp_dir("honest-memory-min");
     let (_, pipe) = generated_pipeline(&dir, "200", "6", "3");
-    let out = dir.join("out");
-    let run = util::ledgerflow(&["run", s(&pipe), "--out", s(&out), "--memory-budget", "40M"]);
-    run.expect_code(1);
-    assert!(
-        run.stderr
-            .contains("--memory-budget 40M cannot be kept: the process itself needs about 48M; the minimum is 64M"),
-        "{}",
-        run.stderr
+    // One 9 MB ledger file: its checking alone (8 × its bytes) exceeds what a 64M
+    // budget leaves a bucket, whatever the bucket count.
+    let big = dir.join("data/ledger/big.csv");
+    let header = "person_id,period,scheme,payer,amount,base,paid_on,region,employer_id\n";
+    let row = "370202198001010010,2024-01,employee,employer,500.00,5000.00,2024-01-15,370200,E1\n";
+    util::write(
+        &big,
+        &format!("{header}{}", row.repeat(9_000_000 / row.len())),
     );
-    assert!(!out.join("_manifests").exists() && util::parquet_files_under(&out).is_empty());
+    let cases = [
+        (
+            "40M",
+            format!(
+                "{}: --memory-budget 40M cannot be kept: the process itself needs about 48M; the minimum is 64M",
+                pipe.display()
+            ),
+        ),
+        (
+            "64M",
+            format!(
+                "{}: --memory-budget 64M cannot be kept: checking this ledger file needs about 69M, twice that with the margin, plus the 48M the process needs; split the file or raise the budget to at least 186M",
+                big.display()
+            ),
+        ),
+    ];
+    for (flag, msg) in cases {
+        let out = dir.join(flag);
+        let run = util::ledgerflow(&["run", s(&pipe), "--out", s(&out), "--memory-budget", flag]);
+        run.expect_ok();
+        assert!(run.stderr.contains(&msg), "{}", run.stderr);
+        let m = util::read_manifest(&out, "2024-06");
+        assert_eq!(m["bucketed"]["budget_warning"], msg.as_str(), "{flag}");
+        assert!(
+            m["bucketed"]["buckets"].as_u64().unwrap_or(0) >= 2,
+            "{flag}"
+        );
+    }
 }
 
 /// Exact duplicates across files: which copy is kept moves when files come and go,
