@@ -108,8 +108,8 @@ pub const MIN_BUDGET: u64 = FIXED_BASE + (16 << 20);
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plan {
     pub buckets: u32,
-    /// The budget the buckets were sized for (`--memory-budget`, else 70 % of the
-    /// available memory).
+    /// `--memory-budget`; `None` when the budget was 70 % of the available memory
+    /// (which changes from run to run, so it is not recorded).
     pub budget: Option<u64>,
     /// Set when `--memory-budget` cannot be kept: the run goes on in as many buckets
     /// as it can, says so ([`crate::log::notice`]) and records it in the manifest.
@@ -145,7 +145,7 @@ pub fn plan(pipeline: &Pipeline, asked: Option<u64>) -> Result<Plan> {
     if need <= budget {
         return Ok(Plan {
             buckets: 1,
-            budget: Some(budget),
+            budget: asked,
             warning,
         });
     }
@@ -180,7 +180,7 @@ pub fn plan(pipeline: &Pipeline, asked: Option<u64>) -> Result<Plan> {
     }
     Ok(Plan {
         buckets: need.div_ceil(usable).clamp(2, 4096) as u32,
-        budget: Some(budget),
+        budget: asked,
         warning,
     })
 }
