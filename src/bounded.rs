@@ -11,15 +11,17 @@
 //! run. The rows are exactly those of an in-memory run, spread over `N` part files,
 //! each sorted by `person_key`.
 //!
-//! The estimate of an in-memory run is 8 × the CSV bytes and 10 × the Parquet bytes
+//! The estimate of an in-memory run is 8 × the CSV bytes and 13 × the Parquet bytes
 //! of the ledger (measured on generated ledgers: 40 000 people × 36 months, 102 MB of
-//! CSV, peak 789 MB; 200 000 people × 60 months, 217 MB of Parquet, peak 1.8 GB).
-//! When it exceeds the budget, `N` = ⌈estimate / (budget − 96 MiB)⌉ (at least a
-//! quarter of the budget per bucket): 96 MiB is the fixed cost of the process and of
-//! checking one ledger file. Measured on the 200 000-person data (release build):
-//! budget 1G → 3 buckets, peak 718 MB; 500M → 6 buckets, peak 483 MB. Peak memory is
-//! one ledger file being checked plus one bucket's rows and outputs, so a single
-//! ledger file larger than the budget still exceeds it. The run report adds up one
+//! CSV, peak 789 MB; 200 000 people × 60 months, 217 MB of Parquet, peak 1.8 GB
+//! (release); 20 000 people × 60 months, 22 MB of Parquet, peak 263 MB (debug)).
+//! When it exceeds the budget, `N` = ⌈estimate / ((budget − [`FIXED_BASE`]) / 2)⌉. A budget
+//! below [`MIN_BUDGET`], or one that the checking of the largest ledger file alone
+//! would exceed, is said (a notice) and recorded in the manifest. The bucketed run keeps the allocator to one arena
+//! and returns each bucket's freed memory before the next (see `docs/decisions.md`,
+//! "Honest memory", for the measurements). Peak memory is the fixed base plus one
+//! ledger file being checked, or plus one bucket's rows and outputs. The run report
+//! adds up one
 //! `report::Summary` per bucket.
 
 use crate::config::{OutputTable, Pipeline, RuleSet};
@@ -88,42 +90,139 @@ fn estimate(paths: &[PathBuf]) -> u64 {
             let parquet = p
                 .extension()
                 .is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
-            bytes.saturating_mul(if parquet { 10 } else { 8 })
+            bytes.saturating_mul(if parquet { 13 } else { 8 })
         })
         .sum()
 }
 
-/// How many buckets a run needs: 1 means in memory. The budget is `--memory-budget`,
-/// else 70 % of the available memory.
-pub fn buckets_needed(pipeline: &Pipeline, budget: Option<u64>) -> Result<u32> {
-    let budget = match budget.or_else(|| memory_available().map(|m| m / 10 * 7)) {
+/// The fixed resident memory of a bucketed run that no bucket count lowers: the
+/// binary, polars and its thread pool, the allocator, the registry and claims, and
+/// the reading of one ledger file. Measured (debug build, 2 cores, one allocator
+/// arena): 36 MB peak for a 50-row ledger, the reading phase of 30 000 people × 60
+/// monthly files at 30–38 MB (see docs/decisions.md, "Honest memory").
+pub const FIXED_BASE: u64 = 48 << 20;
+
+/// The smallest `--memory-budget` accepted: the fixed base plus 16 MiB for a bucket.
+pub const MIN_BUDGET: u64 = FIXED_BASE + (16 << 20);
+
+/// The plan of a run: 1 bucket means in memory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    pub buckets: u32,
+    /// `--memory-budget`; `None` when the budget was 70 % of the available memory
+    /// (which changes from run to run, so it is not recorded).
+    pub budget: Option<u64>,
+    /// Set when `--memory-budget` cannot be kept: the run goes on in as many buckets
+    /// as it can, says so ([`crate::log::notice`]) and records it in the manifest.
+    pub warning: Option<String>,
+}
+
+/// How many buckets a run needs (1 means in memory) and the budget they were sized
+/// for: `--memory-budget`, else 70 % of the available memory. A `--memory-budget`
+/// that cannot be kept (below [`MIN_BUDGET`], or smaller than the checking of the
+/// largest ledger file needs) gives [`Plan::warning`].
+pub fn plan(pipeline: &Pipeline, asked: Option<u64>) -> Result<Plan> {
+    let mut warning = asked.filter(|b| *b < MIN_BUDGET).map(|b| {
+        format!(
+            "{}: --memory-budget {} cannot be kept: the process itself needs about {}; the minimum is {}",
+            pipeline.path.display(),
+            show_size(b),
+            show_size(FIXED_BASE),
+            show_size(MIN_BUDGET)
+        )
+    });
+    let budget = match asked.or_else(|| memory_available().map(|m| m / 10 * 7)) {
         Some(b) => b.max(1),
-        None => return Ok(1),
+        None => {
+            return Ok(Plan {
+                buckets: 1,
+                budget: None,
+                warning,
+            });
+        }
     };
-    let need = estimate(&ingest::discover(&pipeline.ledger)?);
+    let files = ingest::discover(&pipeline.ledger)?;
+    let need = estimate(&files);
     if need <= budget {
-        return Ok(1);
+        return Ok(Plan {
+            buckets: 1,
+            budget: asked,
+            warning,
+        });
     }
-    // What one bucket may use: the budget less the fixed cost of the process and of
-    // checking one ledger file (about 96 MiB measured), at least a quarter of it.
-    let usable = budget.saturating_sub(96 << 20).max(budget / 4).max(1);
-    Ok(need.div_ceil(usable).clamp(2, 4096) as u32)
+    // What one bucket may use: half of the budget less the fixed base. The other half
+    // is the margin for what the estimate misses (measured: a bucket's peak reached
+    // 1.25 × its share of the estimate on Parquet inputs) and for the allocator.
+    // Below the minimum (already said) a quarter of the budget, as before.
+    let usable = if budget < MIN_BUDGET {
+        budget / 4
+    } else {
+        (budget - FIXED_BASE) / 2
+    }
+    .max(1);
+    // One ledger file is checked whole: a file whose reading alone needs more than
+    // the usable part cannot be kept to the budget by any bucket count.
+    if asked.is_some()
+        && warning.is_none()
+        && let Some((path, largest)) = files
+            .iter()
+            .map(|p| (p, estimate(std::slice::from_ref(p))))
+            .max_by_key(|(_, n)| *n)
+        && largest > usable
+    {
+        warning = Some(format!(
+            "{}: --memory-budget {} cannot be kept: checking this ledger file needs about {}, twice that with the margin, plus the {} the process needs; split the file or raise the budget to at least {}",
+            path.display(),
+            show_size(budget),
+            show_size(largest),
+            show_size(FIXED_BASE),
+            show_size(largest.saturating_mul(2).saturating_add(FIXED_BASE))
+        ));
+    }
+    Ok(Plan {
+        buckets: need.div_ceil(usable).clamp(2, 4096) as u32,
+        budget: asked,
+        warning,
+    })
+}
+
+/// A size in whole MiB, as `--memory-budget` takes it (`64M`).
+pub fn show_size(bytes: u64) -> String {
+    format!("{}M", bytes.div_ceil(1 << 20))
+}
+
+/// Keeps the allocator to one arena for the rest of the process. glibc gives each
+/// thread that meets contention its own arena (up to 8 per core), and freed memory in
+/// them is not reused by the other threads: measured on 30 000 people × 60 months
+/// (Parquet) with `--memory-budget 100M`, peak RSS 110 MiB with the default arenas,
+/// 77 MiB with one, at about the same time.
+fn one_arena() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes a tuning parameter of the allocator.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
 }
 
 /// A `run` in `count` buckets (see the module docs).
 pub fn run(
     opts: &RunOptions,
     pipeline: Pipeline,
-    count: u32,
+    plan: Plan,
     run_mode: Option<manifest::RunMode>,
     progress: &Progress,
 ) -> Result<RunOutcome> {
+    let count = plan.buckets;
+    if let Some(w) = &plan.warning {
+        crate::log::notice(&crate::privacy::shown(w), opts.quiet);
+    }
     if opts.shard.is_some() || opts.incremental && opts.memory_budget.is_some() {
         return Err(Error::Usage(
             "a bucketed run (--memory-budget) cannot be combined with --shard or --incremental"
                 .into(),
         ));
     }
+    one_arena();
     let mut timings = Timings::default();
     let rules = RuleSet::load(&pipeline.rules_path)?;
     let keys = stages::key_mode(&pipeline)?;
@@ -210,6 +309,9 @@ pub fn run(
             i + 1,
             prep.persons.len()
         ));
+        drop((prep, batch, inputs));
+        // The next bucket starts from the fixed base, not from this one's free pages.
+        release_free_memory();
     }
     let (files, rejects) = b.finish();
     if pipeline.tables.contains(&OutputTable::Rejects) {
@@ -257,6 +359,11 @@ pub fn run(
         timings: &timings.0,
     });
     m.run_mode = run_mode;
+    m.bucketed = Some(manifest::Bucketed {
+        buckets: count,
+        memory_budget: plan.budget,
+        budget_warning: plan.warning.as_deref().map(crate::privacy::shown),
+    });
     crate::commit::snapshot(&out, as_of, Some(&summary), &mut m)?;
     if quality_gate_failed {
         stages::report_quality_gate(&pipeline, &totals);

@@ -137,7 +137,8 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
         opts.quiet,
     )?;
     if opts.memory_budget.is_some() || opts.shard.is_none() {
-        let count = crate::bounded::buckets_needed(&pipeline, opts.memory_budget)?;
+        let plan = crate::bounded::plan(&pipeline, opts.memory_budget)?;
+        let count = plan.buckets;
         if count > 1 {
             // Chosen for the operator, not asked for: said always (a nightly job has
             // no terminal) and recorded in the manifest.
@@ -152,7 +153,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
                 );
                 crate::log::notice(&crate::privacy::shown(&msg), opts.quiet);
             }
-            return crate::bounded::run(opts, pipeline, count, changed, &progress);
+            return crate::bounded::run(opts, pipeline, plan, changed, &progress);
         }
     }
     let mut timings = Timings::default();
@@ -723,8 +724,13 @@ mod tests {
         let mut pipeline = Pipeline::load(&sample).unwrap();
         pipeline.out_dir = out.clone();
         let mode = changed_mode(true, None, 3);
+        let plan = crate::bounded::Plan {
+            buckets: 3,
+            budget: None,
+            warning: None,
+        };
         let done =
-            crate::bounded::run(&opts, pipeline, 3, mode.clone(), &Progress::new(true)).unwrap();
+            crate::bounded::run(&opts, pipeline, plan, mode.clone(), &Progress::new(true)).unwrap();
         let m = manifest::read(&manifest::path(&out, done.as_of)).unwrap();
         assert_eq!(m.run_mode, mode);
         let stages: Vec<&str> = m.stage_timings_ms.keys().map(String::as_str).collect();

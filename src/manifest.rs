@@ -44,6 +44,23 @@ pub struct Manifest {
     /// full run made bucketed because the inputs look larger than memory).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_mode: Option<RunMode>,
+    /// Only on a bucketed run: the memory budget and the buckets chosen for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucketed: Option<Bucketed>,
+}
+
+/// How a bucketed run was sized ([`crate::bounded::plan`]).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Bucketed {
+    /// The person buckets the rows were spilled into.
+    pub buckets: u32,
+    /// `--memory-budget` in bytes; `null` when the run was made bucketed because its
+    /// inputs look larger than 70 % of the available memory (see `run_mode`).
+    pub memory_budget: Option<u64>,
+    /// Why the budget cannot be kept, when it cannot (below the minimum, or a ledger
+    /// file too large for it); the run still went on in `buckets` buckets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_warning: Option<String>,
 }
 
 /// The mode a run was asked for, the one it used, and why.
@@ -200,6 +217,7 @@ pub fn build(m: &ManifestInput) -> Manifest {
         shards: None,
         incremental: None,
         run_mode: None,
+        bucketed: None,
         changes_since_previous: None,
     }
 }

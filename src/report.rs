@@ -1144,6 +1144,7 @@ mod tests {
             shards: None,
             incremental: None,
             run_mode: None,
+            bucketed: None,
         };
         (b, m)
     }
