@@ -7,11 +7,12 @@
 //! unification, which rebuilt polars for `cargo run` after `cargo test`): each case
 //! runs for about a second in 25 samples; the median per item is printed.
 
-use ledgerflow::commands::{self, Prepared, Progress, Timings};
 use ledgerflow::config::RuleSet;
 use ledgerflow::domain::Month;
 use ledgerflow::engine::{self, Batch};
 use ledgerflow::id::PersonId;
+use ledgerflow::run::prepare::{self, Prepared};
+use ledgerflow::run::{Progress, Timings, load};
 use std::hint::black_box;
 use std::path::Path;
 use std::sync::OnceLock;
@@ -29,16 +30,15 @@ struct Sample {
 fn sample() -> &'static Sample {
     static SAMPLE_DATA: OnceLock<Sample> = OnceLock::new();
     SAMPLE_DATA.get_or_init(|| {
-        let mut loaded = commands::load(
+        let mut loaded = load::load(
             Path::new(SAMPLE),
             None,
-            false,
             None,
             &Progress::new(true),
             &mut Timings::default(),
         )
         .unwrap_or_else(|e| panic!("loading the sample: {e}"));
-        let prep = commands::prepare(&mut loaded.inputs);
+        let prep = prepare::prepare(&mut loaded.inputs);
         let ids = prep.persons.iter().map(|p| p.person.to_string()).collect();
         Sample {
             prep,
@@ -64,9 +64,9 @@ fn main() {
             }
             batch.months.len()
         }),
-        // The same people through `commands::evaluate`: rayon over person chunks.
+        // The same people through `run::prepare::evaluate`: rayon over person chunks.
         ("evaluate_parallel", people, &|| {
-            commands::evaluate(&s.prep, &resolver, AS_OF).months.len()
+            prepare::evaluate(&s.prep, &resolver, AS_OF).months.len()
         }),
         // GB 11643 parsing with the check digit.
         ("person_id_parse", s.ids.len(), &|| {

@@ -4,17 +4,16 @@
 //! `config` (pipeline + rule files) → `ingest` (files → string columns) →
 //! `validate` (rows → accepted columns | rejects) → `engine` (per person, pure) →
 //! `output` (columns → Parquet partitions, atomically) → `manifest`.
-//! `commands` wires them together for each CLI subcommand; `main.rs` only parses
-//! arguments and maps errors to exit codes. `store` is the bottom layer every writer
+//! `run` is the run engine (plan → parts → stage → commit) every run mode goes
+//! through; `cli` has one file per subcommand; `main.rs` only parses arguments and
+//! maps outcomes and errors to exit codes. `store` is the bottom layer every writer
 //! uses (the output folder's lock, staging, atomic files, sweep); `verify` checks a
 //! published snapshot against its manifest.
 
 pub mod binfmt;
-pub mod bounded;
 pub mod carry;
 pub mod changes;
-pub mod commands;
-pub mod commit;
+pub mod cli;
 pub mod config;
 pub mod digest;
 pub mod domain;
@@ -31,8 +30,7 @@ pub mod output;
 pub mod partition;
 pub mod privacy;
 pub mod report;
-pub mod shard;
-pub mod stages;
+pub mod run;
 pub mod store;
 pub mod validate;
 pub mod verify;

@@ -2,11 +2,12 @@
 //! codes (CONTRACT.md §1): 0 success, 1 failure, 2 usage, 3 data-quality gate.
 
 use clap::{Parser, Subcommand, ValueEnum};
-use ledgerflow::commands::{self, RunOptions};
+use ledgerflow::cli;
 use ledgerflow::domain::Month;
 use ledgerflow::error::Error;
 use ledgerflow::generate;
 use ledgerflow::partition::Shard;
+use ledgerflow::run::{BackfillOptions, RunOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -22,7 +23,7 @@ struct Cli {
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
-    ledgerflow::bounded::parse_size(s)
+    ledgerflow::run::memory::parse_size(s)
         .filter(|n| *n > 0)
         .ok_or_else(|| format!("expected a size like 512M or 4G, got {s:?}"))
 }
@@ -249,7 +250,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
         } => {
             start_log(log_format, quiet, "run");
             set_threads(threads)?;
-            let outcome = commands::run(&RunOptions {
+            let outcome = cli::run::run(&RunOptions {
                 pipeline,
                 as_of,
                 out,
@@ -274,7 +275,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
         } => {
             start_log(log_format, quiet, "backfill");
             set_threads(threads)?;
-            let outcome = commands::backfill(&commands::BackfillOptions {
+            let outcome = cli::backfill::backfill(&BackfillOptions {
                 pipeline,
                 from,
                 to,
@@ -302,39 +303,17 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             wait_lock,
         } => {
             start_log(log_format, false, "merge-manifests");
-            commands::merge_manifests(&pipeline, out, as_of, shards, wait_lock)?;
+            cli::merge::merge_manifests(&pipeline, out.as_deref(), as_of, shards, wait_lock)?;
             Ok(finish(0))
         }
         Command::Verify {
             pipeline,
             as_of,
             out,
-        } => {
-            let checked = ledgerflow::verify::run(&pipeline, as_of, out)?;
-            for line in &checked.problems {
-                println!("{line}");
-            }
-            if checked.problems.is_empty() {
-                println!(
-                    "{}: complete, {} files as listed",
-                    checked.manifest.display(),
-                    checked.files
-                );
-                Ok(0)
-            } else {
-                eprintln!(
-                    "ledgerflow: {}: snapshot {} is incomplete or mixed ({} problem{})",
-                    checked.manifest.display(),
-                    checked.as_of,
-                    checked.problems.len(),
-                    if checked.problems.len() == 1 { "" } else { "s" }
-                );
-                Ok(1)
-            }
-        }
+        } => cli::verify::verify(&pipeline, as_of, out),
         Command::Validate { pipeline, as_of } => {
-            let outcome = commands::validate(&pipeline, as_of)?;
-            Ok(if outcome.quality_gate_failed { 3 } else { 0 })
+            let gate_failed = cli::validate::validate(&pipeline, as_of)?;
+            Ok(if gate_failed { 3 } else { 0 })
         }
         Command::Explain {
             pipeline,
@@ -347,7 +326,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                 ExplainFormat::Json => ledgerflow::explain::Format::Json,
                 ExplainFormat::Html => ledgerflow::explain::Format::Html,
             };
-            let text = commands::explain(&pipeline, &person, as_of, format)?;
+            let text = cli::explain::explain(&pipeline, &person, as_of, format)?;
             println!("{text}");
             Ok(0)
         }
@@ -370,8 +349,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                     Format::Parquet => generate::Format::Parquet,
                 },
             };
-            let mut say = |m: &str| eprintln!("{m}");
-            generate::generate(&args, &mut say)?;
+            cli::generate::generate(&args)?;
             Ok(0)
         }
     }

@@ -49,7 +49,7 @@ pub struct Manifest {
     pub bucketed: Option<Bucketed>,
 }
 
-/// How a bucketed run was sized ([`crate::bounded::plan`]).
+/// How a bucketed run was sized (by the run engine's memory plan, `run::memory`).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct Bucketed {
     /// The person buckets the rows were spilled into.

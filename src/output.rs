@@ -21,7 +21,6 @@ use crate::error::{Error, Result};
 use crate::id::PersonId;
 use crate::ledger::Reject;
 use polars::prelude::*;
-use rayon::prelude::*;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -52,8 +51,8 @@ impl KeyMode {
     }
 }
 
-pub use crate::store::{OutputFile, partition_dir, publish};
-use crate::store::{fsync_dir, io_err};
+pub use crate::store::OutputFile;
+use crate::store::{fsync_dir, io_err, partition_dir};
 
 /// Rows per Parquet row group (DuckDB's and polars' streaming default).
 const ROW_GROUP: usize = 122_880;
@@ -77,53 +76,6 @@ pub struct Target<'a> {
     pub tables: &'a [OutputTable],
     pub keys: &'a KeyMode,
     pub rules_sha256: &'a str,
-    pub shard: Option<crate::partition::Shard>,
-}
-
-/// Builds and writes every requested table for one `as_of`; returns the files written,
-/// in table order.
-///
-/// A plain run stages under `OUT/_staging/` and publishes each table at once. A shard
-/// run (`shard = Some(..)`) writes `part-<K>.parquet` files into its own folder
-/// under `OUT/_shards/` and publishes nothing: `merge-manifests` publishes all shards'
-/// parts together. Shard runs write `rejects` only in shard 0 (rejects have no person).
-pub fn write_tables(to: &Target, batch: &Batch, rejects: &[Reject]) -> Result<Vec<OutputFile>> {
-    let Target {
-        out,
-        as_of,
-        tables,
-        shard,
-        ..
-    } = *to;
-    // A plain run stages in its own folder, removed on every way out of here.
-    let own;
-    let (staging, part) = match shard {
-        None => {
-            own = crate::store::Staging::new(out);
-            (own.dir().to_path_buf(), "part-00000.parquet".to_string())
-        }
-        Some(s) => (s.dir(out, as_of), s.part_name()),
-    };
-    // The tables are built and encoded side by side (as many as there are worker
-    // threads, each at most two row groups at a time), then published one by one in
-    // table order once all are staged: a failure publishes none.
-    let wanted: Vec<OutputTable> = tables
-        .iter()
-        .copied()
-        .filter(|&t| !(t == OutputTable::Rejects && shard.is_some_and(|s| s.index != 0)))
-        .collect();
-    let staged: Vec<(PathBuf, OutputFile)> = wanted
-        .par_iter()
-        .map(|&t| stage_table(to, t, &staging, &part, batch, rejects))
-        .collect::<Result<_>>()?;
-    let mut written = Vec::with_capacity(staged.len());
-    for (t, (path, file)) in wanted.iter().zip(staged) {
-        if shard.is_none() {
-            publish(out, t.as_str(), as_of, &[path])?;
-        }
-        written.push(file);
-    }
-    Ok(written)
 }
 
 /// Builds table `t` from a batch (or the rejects) and stages it as part file `part`
@@ -653,11 +605,17 @@ mod tests {
             tables: &[OutputTable::PersonMonth],
             keys: &keys,
             rules_sha256: "",
-            shard: None,
         };
-        let written = write_tables(&to, &batch, &[]).expect("write");
-        assert_eq!(written[0].rows, (people * months) as u64);
-        let path = dir.join(&written[0].path);
+        let (path, written) = stage_table(
+            &to,
+            OutputTable::PersonMonth,
+            &dir,
+            "part-00000.parquet",
+            &batch,
+            &[],
+        )
+        .expect("write");
+        assert_eq!(written.rows, (people * months) as u64);
         let df = ParquetReader::new(File::open(&path).expect("open"))
             .finish()
             .expect("read");

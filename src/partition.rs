@@ -6,7 +6,7 @@
 //! A person's part is `fnv1a64(normalised 18-character ID, as ASCII) mod N` — FNV-1a
 //! 64-bit (offset basis 0xcbf29ce484222325, prime 0x100000001b3), stable across
 //! machines, versions and thread counts. [`Shard`] is the value `--shard K/N` names and
-//! where a shard stages its files; publishing them is `shard::merge`.
+//! where a shard stages its files; publishing them is `run::commit::merge`.
 
 use crate::domain::Month;
 use crate::id::PersonId;
@@ -95,5 +95,21 @@ mod tests {
             assert_eq!(id_text(p), *p.to_string().as_bytes());
             assert_eq!(part_of(p, 7), (fnv1a64(id.as_bytes()) % 7) as u32);
         }
+    }
+
+    #[test]
+    fn fnv1a64_reference_values_and_shard_parse() {
+        assert_eq!(fnv1a64(b""), 0xcbf29ce484222325);
+        assert_eq!(fnv1a64(b"a"), 0xaf63dc4c8601ec8c);
+        assert_eq!(fnv1a64(b"foobar"), 0x85944171f73967e8);
+        assert_eq!(Shard::parse("1/4"), Some(Shard { index: 1, count: 4 }));
+        assert_eq!(Shard::parse("4/4"), None);
+        assert_eq!(Shard::parse("x/4"), None);
+        let p = PersonId::parse("370202198503120113").unwrap();
+        let owners: Vec<u32> = (0..4)
+            .filter(|&k| Shard { index: k, count: 4 }.contains(p))
+            .collect();
+        assert_eq!(owners.len(), 1);
+        assert_eq!(owners[0], (fnv1a64(b"370202198503120113") % 4) as u32);
     }
 }

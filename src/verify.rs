@@ -5,11 +5,11 @@
 //! manifest; their SHA-256s differ from it, so `verify` names them. It only reads: it
 //! takes no lock and may run beside a run (which it then may report as mixed).
 
-use crate::commands::{self, Progress, Timings};
 use crate::config::Pipeline;
 use crate::domain::Month;
 use crate::error::Result;
 use crate::manifest::{self, Manifest};
+use crate::run::{Progress, Timings, load};
 use crate::store;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
@@ -39,15 +39,14 @@ pub fn run(pipeline: &Path, as_of: Option<Month>, out: Option<PathBuf>) -> Resul
             (p.out_dir, m)
         }
         None => {
-            let loaded = commands::load(
+            let loaded = load::load(
                 pipeline,
-                out,
-                false,
+                out.as_deref(),
                 None,
                 &Progress::new(true),
                 &mut Timings::default(),
             )?;
-            let m = commands::default_as_of(&loaded.inputs, &loaded.pipeline)?;
+            let m = load::default_as_of(&loaded.inputs, &loaded.pipeline)?;
             (loaded.pipeline.out_dir, m)
         }
     };

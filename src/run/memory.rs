@@ -1,5 +1,6 @@
-//! Runs in bounded memory (`run --memory-budget SIZE`, and automatically when the
-//! inputs look larger than the memory available).
+//! How many parts a run needs to stay in memory (`run --memory-budget SIZE`, and
+//! automatically when the inputs look larger than the memory available), and the
+//! allocator settings of a bucketed run.
 //!
 //! The checked ledger rows are spilled into `N` person buckets
 //! ([`crate::validate::buckets`]) under `OUT/_staging/<run>/spill/`, or with `[privacy]
@@ -24,17 +25,9 @@
 //! adds up one
 //! `report::Summary` per bucket.
 
-use crate::config::{OutputTable, Pipeline, RuleSet};
-use crate::domain::Month;
-use crate::error::{Error, Result};
-use crate::ledger::Inputs;
-use crate::output::{self, Target};
-use crate::partition::part_of as bucket_of;
-use crate::stages::{self, Progress, RunOptions, RunOutcome, Timings};
-use crate::store::{self, OutputFile};
-use crate::validate::buckets;
-use crate::{ingest, manifest, report};
-use std::collections::BTreeMap;
+use crate::config::Pipeline;
+use crate::error::Result;
+use crate::ingest;
 use std::path::PathBuf;
 
 /// Hands memory the allocator keeps after large temporary structures are freed back
@@ -105,23 +98,34 @@ pub const FIXED_BASE: u64 = 48 << 20;
 /// The smallest `--memory-budget` accepted: the fixed base plus 16 MiB for a bucket.
 pub const MIN_BUDGET: u64 = FIXED_BASE + (16 << 20);
 
-/// The plan of a run: 1 bucket means in memory.
+/// The parts of a run: 1 means in memory, more are person buckets spilled to disk.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Plan {
-    pub buckets: u32,
+pub struct Parts {
+    pub count: u32,
     /// `--memory-budget`; `None` when the budget was 70 % of the available memory
     /// (which changes from run to run, so it is not recorded).
     pub budget: Option<u64>,
     /// Set when `--memory-budget` cannot be kept: the run goes on in as many buckets
-    /// as it can, says so ([`crate::log::notice`]) and records it in the manifest.
+    /// as it can, says so (a notice) and records it in the manifest.
     pub warning: Option<String>,
+}
+
+impl Parts {
+    /// One part: everything in memory.
+    pub fn one() -> Parts {
+        Parts {
+            count: 1,
+            budget: None,
+            warning: None,
+        }
+    }
 }
 
 /// How many buckets a run needs (1 means in memory) and the budget they were sized
 /// for: `--memory-budget`, else 70 % of the available memory. A `--memory-budget`
 /// that cannot be kept (below [`MIN_BUDGET`], or smaller than the checking of the
-/// largest ledger file needs) gives [`Plan::warning`].
-pub fn plan(pipeline: &Pipeline, asked: Option<u64>) -> Result<Plan> {
+/// largest ledger file needs) gives [`Parts::warning`].
+pub fn parts(pipeline: &Pipeline, asked: Option<u64>) -> Result<Parts> {
     let mut warning = asked.filter(|b| *b < MIN_BUDGET).map(|b| {
         format!(
             "{}: --memory-budget {} cannot be kept: the process itself needs about {}; the minimum is {}",
@@ -134,8 +138,8 @@ pub fn plan(pipeline: &Pipeline, asked: Option<u64>) -> Result<Plan> {
     let budget = match asked.or_else(|| memory_available().map(|m| m / 10 * 7)) {
         Some(b) => b.max(1),
         None => {
-            return Ok(Plan {
-                buckets: 1,
+            return Ok(Parts {
+                count: 1,
                 budget: None,
                 warning,
             });
@@ -144,8 +148,8 @@ pub fn plan(pipeline: &Pipeline, asked: Option<u64>) -> Result<Plan> {
     let files = ingest::discover(&pipeline.ledger)?;
     let need = estimate(&files);
     if need <= budget {
-        return Ok(Plan {
-            buckets: 1,
+        return Ok(Parts {
+            count: 1,
             budget: asked,
             warning,
         });
@@ -179,8 +183,8 @@ pub fn plan(pipeline: &Pipeline, asked: Option<u64>) -> Result<Plan> {
             show_size(largest.saturating_mul(2).saturating_add(FIXED_BASE))
         ));
     }
-    Ok(Plan {
-        buckets: need.div_ceil(usable).clamp(2, 4096) as u32,
+    Ok(Parts {
+        count: need.div_ceil(usable).clamp(2, 4096) as u32,
         budget: asked,
         warning,
     })
@@ -196,180 +200,10 @@ pub fn show_size(bytes: u64) -> String {
 /// them is not reused by the other threads: measured on 30 000 people × 60 months
 /// (Parquet) with `--memory-budget 100M`, peak RSS 110 MiB with the default arenas,
 /// 77 MiB with one, at about the same time.
-fn one_arena() {
+pub fn one_arena() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes a tuning parameter of the allocator.
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 1);
     }
-}
-
-/// A `run` in `count` buckets (see the module docs).
-pub fn run(
-    opts: &RunOptions,
-    pipeline: Pipeline,
-    plan: Plan,
-    run_mode: Option<manifest::RunMode>,
-    progress: &Progress,
-) -> Result<RunOutcome> {
-    let count = plan.buckets;
-    if let Some(w) = &plan.warning {
-        crate::log::notice(&crate::privacy::shown(w), opts.quiet);
-    }
-    if opts.shard.is_some() || opts.incremental && opts.memory_budget.is_some() {
-        return Err(Error::Usage(
-            "a bucketed run (--memory-budget) cannot be combined with --shard or --incremental"
-                .into(),
-        ));
-    }
-    one_arena();
-    let mut timings = Timings::default();
-    let rules = RuleSet::load(&pipeline.rules_path)?;
-    let keys = stages::key_mode(&pipeline)?;
-    let out = pipeline.out_dir.clone();
-    output::check_writable(&out)?;
-    // This run's own staging folder (spill files included), removed however it ends.
-    let own = store::Staging::new(&out);
-    let staging = own.dir().to_path_buf();
-    progress.say(format!("bounded memory: {count} person buckets"));
-    let mut b = timings.time("read_and_validate", || {
-        buckets::read_inputs_bucketed(
-            &pipeline.ledger,
-            pipeline.special_groups.as_deref(),
-            pipeline.claims.as_deref(),
-            pipeline.encoding,
-            pipeline.sheet.as_deref(),
-            count,
-            &crate::privacy::state_dirs(&pipeline)?
-                .spill
-                .unwrap_or_else(|| staging.join("spill")),
-            &crate::validate::Plausibility::new(&rules, opts.as_of),
-        )
-    })?;
-    let as_of: Month = match opts.as_of.or(b.max_period) {
-        Some(a) => a,
-        None => {
-            return Err(Error::input(
-                &pipeline.ledger,
-                format!(
-                    "no accepted ledger rows to take the default --as-of from ({}); pass --as-of to write the rejects",
-                    b.no_rows_cause()
-                ),
-            ));
-        }
-    };
-    let mut regions: Vec<u32> = b.regions.iter().copied().collect();
-    regions.extend(b.registry.person.iter().map(|p| p.id_region()));
-    let resolver = rules.resolver(&regions);
-    let target = Target {
-        out: &out,
-        as_of,
-        tables: &pipeline.tables,
-        keys: &keys,
-        rules_sha256: &rules.sha256,
-        shard: None,
-    };
-    let mut staged: BTreeMap<OutputTable, Vec<PathBuf>> = BTreeMap::new();
-    let mut outputs: Vec<OutputFile> = Vec::new();
-    let n_files = b.files().len();
-    let mut future = vec![0u64; n_files];
-    let mut summary = report::Summary::default();
-    for i in 0..count {
-        let ledger = b.rows(i)?;
-        let mut inputs = Inputs {
-            files: b.files().to_vec(),
-            ledger,
-            registry: b.registry.filtered(|p| bucket_of(p, count) == i),
-            claims: b.claims.filtered(|p| bucket_of(p, count) == i),
-            rejects: Vec::new(),
-        };
-        let prep = timings.time("prepare", || stages::prepare(&mut inputs));
-        let batch = timings.time("engine", || stages::evaluate(&prep, &resolver, as_of));
-        summary.add(&report::Summary::of(&batch));
-        for (f, n) in stages::future_rows_per_file(&prep.rows, as_of.last_day(), n_files)
-            .into_iter()
-            .enumerate()
-        {
-            future[f] += n;
-        }
-        let part = format!("part-{i:05}.parquet");
-        for &t in pipeline
-            .tables
-            .iter()
-            .filter(|t| **t != OutputTable::Rejects)
-        {
-            let (path, file) = timings.time("write", || {
-                output::stage_table(&target, t, &staging, &part, &batch, &[])
-            })?;
-            staged.entry(t).or_default().push(path);
-            outputs.push(file);
-        }
-        progress.say(format!(
-            "bucket {}/{count}: {} people",
-            i + 1,
-            prep.persons.len()
-        ));
-        drop((prep, batch, inputs));
-        // The next bucket starts from the fixed base, not from this one's free pages.
-        release_free_memory();
-    }
-    let (files, rejects) = b.finish();
-    if pipeline.tables.contains(&OutputTable::Rejects) {
-        let empty = crate::engine::Batch::default();
-        let (path, file) = timings.time("write", || {
-            output::stage_table(
-                &target,
-                OutputTable::Rejects,
-                &staging,
-                "part-00000.parquet",
-                &empty,
-                &rejects,
-            )
-        })?;
-        staged.entry(OutputTable::Rejects).or_default().push(path);
-        outputs.push(file);
-    }
-    timings.time("write", || {
-        staged
-            .iter()
-            .try_for_each(|(t, paths)| store::publish(&out, t.as_str(), as_of, paths))
-    })?;
-    drop(own);
-    outputs.sort_by(|x, y| {
-        let rank = |o: &OutputFile| pipeline.tables.iter().position(|t| t.as_str() == o.table);
-        (rank(x), &x.path).cmp(&(rank(y), &y.path))
-    });
-    let inputs = Inputs {
-        files,
-        rejects,
-        ..Inputs::default()
-    };
-    let totals = manifest::totals(&inputs, &future);
-    let quality_gate_failed = pipeline
-        .max_reject_ratio
-        .is_some_and(|max| totals.reject_ratio() > max);
-    let mut m = manifest::build(&manifest::ManifestInput {
-        as_of,
-        pipeline: &pipeline,
-        rules: &rules,
-        inputs: &inputs,
-        future_rows: &future,
-        outputs: &outputs,
-        exit_status: if quality_gate_failed { 3 } else { 0 },
-        timings: &timings.0,
-    });
-    m.run_mode = run_mode;
-    m.bucketed = Some(manifest::Bucketed {
-        buckets: count,
-        memory_budget: plan.budget,
-        budget_warning: plan.warning.as_deref().map(crate::privacy::shown),
-    });
-    crate::commit::snapshot(&out, as_of, Some(&summary), &mut m)?;
-    if quality_gate_failed {
-        stages::report_quality_gate(&pipeline, &totals);
-    }
-    Ok(RunOutcome {
-        as_of,
-        quality_gate_failed,
-    })
 }

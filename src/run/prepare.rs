@@ -1,81 +1,13 @@
-//! The stages every run mode shares, below the subcommands: progress and stage
-//! timings, the options and outcome of a run, the `person_key` mode, preparing the
-//! engine's input (sort + person join), evaluating everyone, future rows per file and
-//! the quality-gate message. `commands` (plain, incremental, shard, backfill runs)
-//! and `bounded` (bucketed runs) both build on these, so neither imports the other's
-//! internals.
+//! The engine's input and its evaluation, the same for every part of every run: the
+//! accepted rows sorted and joined by person ([`prepare`]), everyone evaluated in
+//! parallel over person chunks ([`evaluate`]), and the rows paid after `as_of`.
 
-use crate::config::Pipeline;
 use crate::domain::{Date, Fen, Month};
 use crate::engine::{self, Batch, GroupInterval, PersonInput, PersonRows};
-use crate::error::{Error, Result};
 use crate::id::PersonId;
 use crate::ledger::{InputKind, Inputs, LedgerRows};
-use crate::partition::Shard;
-use crate::{manifest, output};
 use rayon::prelude::*;
-use std::collections::BTreeMap;
 use std::ops::Range;
-use std::path::PathBuf;
-use std::time::Instant;
-
-/// Progress messages of one command; [`crate::log`] decides how they are shown
-/// (lines on a terminal, JSON objects with `--log-format json`, nothing with `--quiet`).
-pub struct Progress {
-    quiet: bool,
-}
-
-impl Progress {
-    pub fn new(quiet: bool) -> Progress {
-        Progress { quiet }
-    }
-    pub fn say(&self, msg: impl AsRef<str>) {
-        crate::log::progress(&crate::privacy::shown(msg.as_ref()), self.quiet);
-    }
-}
-
-/// Options shared by `run` (and, later, `backfill`).
-pub struct RunOptions {
-    pub pipeline: PathBuf,
-    pub as_of: Option<Month>,
-    pub out: Option<PathBuf>,
-    pub quiet: bool,
-    /// Evaluate and write only this shard's people (see [`crate::shard`]).
-    pub shard: Option<Shard>,
-    /// Reuse the checked rows of unchanged ledger files (`OUT/_cache/ledger/`) and the
-    /// results of untouched people (`OUT/_cache/results.state`, see [`crate::carry`]);
-    /// with `[privacy] state_dir` both live there ([`crate::privacy::state_dirs`]).
-    pub incremental: bool,
-    /// Process people in spilled buckets to stay under this many bytes (see
-    /// [`crate::bounded`]); without it, buckets are used only when the inputs look
-    /// larger than 70 % of the available memory.
-    pub memory_budget: Option<u64>,
-    /// Wait for another run on the same output folder instead of failing.
-    pub wait_lock: bool,
-}
-
-/// What a finished run reports back to `main` (which maps it to an exit code).
-pub struct RunOutcome {
-    pub as_of: Month,
-    pub quality_gate_failed: bool,
-}
-
-/// Per-stage wall times in milliseconds (the manifest's only non-deterministic part).
-#[derive(Clone, Default)]
-pub struct Timings(pub BTreeMap<String, u64>);
-
-impl Timings {
-    /// Runs `f`, adding its wall time to `stage` (a stage run in parts, like a bucketed
-    /// run's engine, shows the sum).
-    pub fn time<T>(&mut self, stage: &str, f: impl FnOnce() -> T) -> T {
-        let t = Instant::now();
-        let v = f();
-        let ms = t.elapsed().as_millis() as u64;
-        *self.0.entry(stage.to_string()).or_default() += ms;
-        crate::log::stage(stage, ms);
-        v
-    }
-}
 
 /// Accepted rows paid after `K`, per input file (RULES.md §1).
 pub fn future_rows_per_file(rows: &LedgerRows, k: Date, files: usize) -> Vec<u64> {
@@ -86,6 +18,19 @@ pub fn future_rows_per_file(rows: &LedgerRows, k: Date, files: usize) -> Vec<u64
         }
     }
     per
+}
+
+/// Only the rows, registry entries and claims of the people `keep` says yes to (a
+/// shard, the people an incremental run recomputes), with the same files (whether
+/// claims were given decides findings) and no rejects.
+pub fn select(inputs: &Inputs, keep: impl Fn(PersonId) -> bool) -> Inputs {
+    Inputs {
+        files: inputs.files.clone(),
+        ledger: inputs.ledger.filtered(&keep),
+        registry: inputs.registry.filtered(&keep),
+        claims: inputs.claims.filtered(&keep),
+        rejects: Vec::new(),
+    }
 }
 
 /// The engine's input, prepared once per set of inputs (sorted, grouped by person) and
@@ -220,33 +165,4 @@ pub fn evaluate<P: engine::ParamSource>(prep: &Prepared, params: &P, as_of: Mont
         all.append(b);
     }
     all
-}
-
-/// The one-line message of a failed data-quality gate (exit code 3), on stderr.
-pub fn report_quality_gate(pipeline: &Pipeline, totals: &manifest::Totals) {
-    let msg = format!(
-        "{}: reject ratio {:.4} ({} of {} ledger rows) exceeds [quality] max_reject_ratio = {}",
-        crate::privacy::shown(&pipeline.path.display().to_string()),
-        totals.reject_ratio(),
-        totals.rows_rejected,
-        totals.rows_read,
-        pipeline.max_reject_ratio.unwrap_or(1.0)
-    );
-    crate::log::error(&msg, 3);
-}
-
-/// The `person_key` mode of a pipeline: pseudonyms need `LEDGERFLOW_PSEUDONYM_KEY`
-/// (checked before anything is read or written).
-pub fn key_mode(pipeline: &Pipeline) -> Result<output::KeyMode> {
-    if !pipeline.pseudonymize {
-        return Ok(output::KeyMode::Raw);
-    }
-    let key = crate::privacy::key_from_env().map_err(|p| {
-        Error::config(
-            &pipeline.path,
-            format!("[privacy] key `pseudonymize` is true but {}", p.message()),
-        )
-    })?;
-    crate::privacy::set_process_key(&key);
-    Ok(output::KeyMode::Pseudonym(key))
 }

@@ -1,0 +1,277 @@
+//! The one step that publishes: a snapshot's staged part files move into
+//! `OUT/<table>/as_of=M/` ([`crate::store::publish`]), then what changed since the
+//! previous month ([`crate::changes`]), the run report, and the manifest — written
+//! last, so that once it is there everything it lists is (CONTRACT §4); then the
+//! data-quality gate. Every run mode ends here: a plain or bucketed run and each month
+//! of `backfill` through [`snapshot`], a shard through [`snapshot`] into its waiting
+//! folder (published later), and `merge-manifests` through [`merge`], the commit of
+//! all shards' staged files.
+
+use super::progress::{Progress, Timings};
+use crate::changes;
+use crate::config::{OutputTable, Pipeline, RuleSet};
+use crate::domain::Month;
+use crate::error::{Error, Result};
+use crate::ledger::Inputs;
+use crate::manifest::{self, Manifest};
+use crate::partition::Shard;
+use crate::report::{self, Summary};
+use crate::store::{self, OutputFile};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The part files staged for one snapshot, per table, with their manifest entries.
+#[derive(Default)]
+pub struct Staged {
+    pub tables: BTreeMap<OutputTable, Vec<PathBuf>>,
+    pub outputs: Vec<OutputFile>,
+}
+
+impl Staged {
+    pub fn add(&mut self, table: OutputTable, path: PathBuf, file: OutputFile) {
+        self.tables.entry(table).or_default().push(path);
+        self.outputs.push(file);
+    }
+}
+
+/// Everything a snapshot's manifest is made of besides its files.
+pub struct Snapshot<'a> {
+    pub pipeline: &'a Pipeline,
+    pub rules: &'a RuleSet,
+    /// The input files (final counts) and every reject.
+    pub inputs: &'a Inputs,
+    pub as_of: Month,
+    /// Accepted rows paid after `as_of`, per input file.
+    pub future: &'a [u64],
+    /// The report's figures, added up over the parts.
+    pub summary: &'a Summary,
+    /// `Some`: the snapshot of one shard, waiting for `merge-manifests`.
+    pub shard: Option<Shard>,
+    pub run_mode: Option<manifest::RunMode>,
+    pub bucketed: Option<manifest::Bucketed>,
+    pub incremental: Option<manifest::Incremental>,
+}
+
+/// A shard's waiting manifest says its parts are complete: a rerun of the shard
+/// removes it before overwriting them, so a rerun killed halfway leaves a shard that
+/// `merge-manifests` reports as not finished.
+pub fn reopen_shard(out: &Path, as_of: Month, shard: Shard) -> Result<()> {
+    let old = shard.manifest_path(out, as_of);
+    if old.exists() {
+        std::fs::remove_file(&old).map_err(store::io_err(&old, "cannot remove"))?;
+    }
+    Ok(())
+}
+
+/// Commits one snapshot (see the module docs); returns whether the data-quality gate
+/// failed. The publishing is timed as part of `write`.
+pub fn snapshot(
+    s: &Snapshot,
+    mut staged: Staged,
+    progress: &Progress,
+    timings: &mut Timings,
+) -> Result<bool> {
+    let Snapshot {
+        pipeline, as_of, ..
+    } = *s;
+    let out = &pipeline.out_dir;
+    let rank = |t: &str| pipeline.tables.iter().position(|x| x.as_str() == t);
+    staged
+        .outputs
+        .sort_by(|x, y| (rank(&x.table), &x.path).cmp(&(rank(&y.table), &y.path)));
+    if s.shard.is_none() {
+        timings.time("write", || {
+            pipeline
+                .tables
+                .iter()
+                .try_for_each(|t| match staged.tables.get(t) {
+                    Some(paths) => store::publish(out, t.as_str(), as_of, paths),
+                    None => Ok(()),
+                })
+        })?;
+    }
+    progress.say(format!(
+        "wrote {} files under {}",
+        staged.outputs.len(),
+        out.display()
+    ));
+    let totals = manifest::totals(s.inputs, s.future);
+    let quality_gate_failed = pipeline
+        .max_reject_ratio
+        .is_some_and(|max| totals.reject_ratio() > max);
+    let mut m = manifest::build(&manifest::ManifestInput {
+        as_of,
+        pipeline,
+        rules: s.rules,
+        inputs: s.inputs,
+        future_rows: s.future,
+        outputs: &staged.outputs,
+        exit_status: if quality_gate_failed { 3 } else { 0 },
+        timings: &timings.0,
+    });
+    m.run_mode = s.run_mode.clone();
+    m.bucketed = s.bucketed.clone();
+    m.incremental = s.incremental;
+    match s.shard {
+        None => {
+            let (manifest, report) = record(out, as_of, Some(s.summary), &mut m)?;
+            progress.say(format!(
+                "manifest {}, report {}",
+                manifest.display(),
+                report.unwrap_or_default().display()
+            ));
+        }
+        // A shard's manifest and report summary wait in its shard folder for
+        // `merge-manifests`, which adds the summaries up into the run report.
+        Some(shard) => {
+            let summary = serde_json::to_vec(s.summary)
+                .map_err(|e| Error::Internal(format!("report summary: {e}")))?;
+            store::write_file_atomically(&shard.summary_path(out, as_of), &summary)?;
+            let path = manifest::write_to(&shard.manifest_path(out, as_of), &m)?;
+            progress.say(format!("shard manifest {}", path.display()));
+        }
+    }
+    if quality_gate_failed {
+        report_quality_gate(pipeline, &totals);
+    }
+    Ok(quality_gate_failed)
+}
+
+/// Adds the changes since the previous month to `m`, writes the report (or removes an
+/// older one when there is no `summary`) and then the manifest; returns their paths.
+fn record(
+    out: &Path,
+    as_of: Month,
+    summary: Option<&Summary>,
+    m: &mut Manifest,
+) -> Result<(PathBuf, Option<PathBuf>)> {
+    m.changes_since_previous = changes::since_previous(out, as_of)?;
+    let report = match summary {
+        Some(s) => Some(report::write(out, as_of, s, m)?),
+        // No report rather than an earlier one beside this manifest.
+        None => {
+            let _ = std::fs::remove_file(report::path(out, as_of));
+            None
+        }
+    };
+    let manifest = manifest::write(out, m)?;
+    Ok((manifest, report))
+}
+
+pub fn merge(out: &Path, as_of: Month, count: u32) -> Result<Manifest> {
+    if count == 0 {
+        return Err(Error::Usage("--shards must be at least 1".into()));
+    }
+    let mut parts: Vec<Manifest> = Vec::with_capacity(count as usize);
+    for index in 0..count {
+        let shard = Shard { index, count };
+        let path = shard.manifest_path(out, as_of);
+        if !path.exists() {
+            return Err(Error::input(
+                &path,
+                format!("shard {index}/{count} of {as_of} has not finished (no manifest)"),
+            ));
+        }
+        parts.push(manifest::read(&path)?);
+    }
+    let first = &parts[0];
+    for (i, m) in parts.iter().enumerate() {
+        let same = m.rules.sha256 == first.rules.sha256
+            && m.pipeline.sha256 == first.pipeline.sha256
+            && m.build == first.build
+            && m.inputs
+                .iter()
+                .map(|f| &f.sha256)
+                .eq(first.inputs.iter().map(|f| &f.sha256));
+        if !same {
+            let path = Shard {
+                index: i as u32,
+                count,
+            }
+            .manifest_path(out, as_of);
+            return Err(Error::input(
+                &path,
+                "this shard ran on other inputs, rules or build than shard 0; re-run it",
+            ));
+        }
+    }
+    let mut merged = first.clone();
+    merged.outputs = parts
+        .iter()
+        .flat_map(|m| m.outputs.iter().cloned())
+        .collect();
+    merged
+        .outputs
+        .sort_by(|a, b| (table_rank(&a.table), &a.path).cmp(&(table_rank(&b.table), &b.path)));
+    merged.exit_status = parts.iter().map(|m| m.exit_status).max().unwrap_or(0);
+    // Shards run side by side: a stage took as long as its slowest shard.
+    merged.stage_timings_ms.clear();
+    for m in &parts {
+        for (k, v) in &m.stage_timings_ms {
+            let e = merged.stage_timings_ms.entry(k.clone()).or_default();
+            *e = (*e).max(*v);
+        }
+    }
+    merged.shards = Some(count);
+    merged.incremental = parts
+        .iter()
+        .try_fold(manifest::Incremental::default(), |sum, m| {
+            let i = m.incremental?;
+            Some(manifest::Incremental {
+                people_recomputed: sum.people_recomputed + i.people_recomputed,
+                people_carried_forward: sum.people_carried_forward + i.people_carried_forward,
+            })
+        });
+    // The report adds up the shards' summaries (a shard of an older build has none:
+    // then there is no report, and an earlier report of this month is removed).
+    let mut summary = Some(Summary::default());
+    for index in 0..count {
+        let path = Shard { index, count }.summary_path(out, as_of);
+        let part = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Summary>(&b).ok());
+        match (&mut summary, part) {
+            (Some(s), Some(p)) => s.add(&p),
+            _ => summary = None,
+        }
+    }
+    let mut tables: Vec<&str> = merged.outputs.iter().map(|o| o.table.as_str()).collect();
+    tables.dedup();
+    for table in tables {
+        let staged: Vec<PathBuf> = (0..count)
+            .map(|index| {
+                let s = Shard { index, count };
+                store::partition_dir(&s.dir(out, as_of), table, as_of).join(s.part_name())
+            })
+            .filter(|p| p.exists())
+            .collect();
+        store::publish(out, table, as_of, &staged)?;
+    }
+    record(out, as_of, summary.as_ref(), &mut merged)?;
+    let root = Shard::root(out, as_of);
+    std::fs::remove_dir_all(&root)
+        .map_err(|e| Error::output(&root, format!("cannot remove merged shards: {e}")))?;
+    // The parent goes too once no other month's shards wait there.
+    let _ = std::fs::remove_dir(out.join("_shards"));
+    Ok(merged)
+}
+
+fn table_rank(t: &str) -> usize {
+    OutputTable::ALL
+        .iter()
+        .position(|x| x.as_str() == t)
+        .unwrap_or(usize::MAX)
+}
+
+/// The one-line message of a failed data-quality gate (exit code 3), on stderr.
+fn report_quality_gate(pipeline: &Pipeline, totals: &manifest::Totals) {
+    let msg = format!(
+        "{}: reject ratio {:.4} ({} of {} ledger rows) exceeds [quality] max_reject_ratio = {}",
+        crate::privacy::shown(&pipeline.path.display().to_string()),
+        totals.reject_ratio(),
+        totals.rows_rejected,
+        totals.rows_read,
+        pipeline.max_reject_ratio.unwrap_or(1.0)
+    );
+    crate::log::error(&msg, 3);
+}

@@ -1,0 +1,284 @@
+//! Reading a run's inputs, once: the pipeline (with `--out`), the lock of its output
+//! folder, the rules, and the checked inputs as a [`Source`] the executor takes its
+//! parts from ([`Source::load_part`]).
+//!
+//! A new kind of input (e.g. person-bucket files written by a partition step, read by
+//! `run --shard K/N`) is one more [`Source`] variant: [`Source::open`] picks it from
+//! the plan, [`Source::load_part`] yields the rows of one part, and nothing above
+//! changes.
+
+use super::memory;
+use super::plan::Plan;
+use super::progress::{Progress, Timings};
+use crate::config::{Pipeline, RuleSet};
+use crate::domain::Month;
+use crate::error::{Error, Result};
+use crate::ledger::{InputFile, Inputs};
+use crate::output::KeyMode;
+use crate::partition::part_of;
+use crate::store;
+use crate::validate::{self, buckets::Buckets};
+use std::path::Path;
+
+/// The pipeline file with `--out` applied. A pseudonymised pipeline without a strong
+/// key stops here, before anything is read or written; with the key, this process
+/// masks what it prints from here on.
+pub fn open(path: &Path, out: Option<&Path>) -> Result<Pipeline> {
+    let mut pipeline = Pipeline::load(path)?;
+    if let Some(out) = out {
+        pipeline.out_dir = out.to_path_buf();
+    }
+    key_mode(&pipeline)?;
+    Ok(pipeline)
+}
+
+/// [`open`], then the lock of the output folder, held until the returned guard is
+/// dropped (see [`crate::store`]). A wait for the lock is announced unless `quiet`.
+pub fn locked(
+    path: &Path,
+    out: Option<&Path>,
+    mode: store::LockMode,
+    wait: bool,
+    quiet: bool,
+) -> Result<(Pipeline, store::Lock)> {
+    let pipeline = open(path, out)?;
+    let lock = store::lock(&pipeline.out_dir, mode, wait, |msg| {
+        crate::log::notice(&crate::privacy::shown(msg), quiet);
+    })?;
+    Ok((pipeline, lock))
+}
+
+/// The `person_key` mode of a pipeline: pseudonyms need `LEDGERFLOW_PSEUDONYM_KEY`
+/// (checked before anything is read or written).
+pub fn key_mode(pipeline: &Pipeline) -> Result<KeyMode> {
+    if !pipeline.pseudonymize {
+        return Ok(KeyMode::Raw);
+    }
+    let key = crate::privacy::key_from_env().map_err(|p| {
+        Error::config(
+            &pipeline.path,
+            format!("[privacy] key `pseudonymize` is true but {}", p.message()),
+        )
+    })?;
+    crate::privacy::set_process_key(&key);
+    Ok(KeyMode::Pseudonym(key))
+}
+
+/// Configuration and inputs read whole into memory (`validate`, `explain`, `verify`).
+pub struct Loaded {
+    pub pipeline: Pipeline,
+    pub rules: RuleSet,
+    pub inputs: Inputs,
+}
+
+/// Reads the pipeline, the rules and every input into memory, without caches.
+/// `as_of` is the month given on the command line, one of the plausibility
+/// references (validate::Plausibility).
+pub fn load(
+    path: &Path,
+    out: Option<&Path>,
+    as_of: Option<Month>,
+    progress: &Progress,
+    timings: &mut Timings,
+) -> Result<Loaded> {
+    let pipeline = open(path, out)?;
+    check_state_dir(&pipeline)?;
+    let rules = rules(&pipeline, progress)?;
+    let inputs = read_all(&pipeline, &rules, None, as_of, progress, timings)?;
+    Ok(Loaded {
+        pipeline,
+        rules,
+        inputs,
+    })
+}
+
+/// The state folder is checked (and a killed run's spill files removed) by every
+/// command that reads inputs of a pipeline that has one.
+pub fn check_state_dir(pipeline: &Pipeline) -> Result<()> {
+    if pipeline.state_dir.is_some() {
+        crate::privacy::state_dirs(pipeline)?;
+    }
+    Ok(())
+}
+
+/// The rule file of a pipeline.
+pub fn rules(pipeline: &Pipeline, progress: &Progress) -> Result<RuleSet> {
+    let rules = RuleSet::load(&pipeline.rules_path)?;
+    progress.say(format!("rules {} loaded", pipeline.rules_path.display()));
+    Ok(rules)
+}
+
+/// Every input read and checked into memory; with `cache`, unchanged ledger files'
+/// checked rows come from that folder and new ones are stored there.
+fn read_all(
+    pipeline: &Pipeline,
+    rules: &RuleSet,
+    cache: Option<&Path>,
+    reference: Option<Month>,
+    progress: &Progress,
+    timings: &mut Timings,
+) -> Result<Inputs> {
+    let inputs = timings.time("read_and_validate", || {
+        validate::read_inputs_cached(
+            &pipeline.ledger,
+            pipeline.special_groups.as_deref(),
+            pipeline.claims.as_deref(),
+            pipeline.encoding,
+            pipeline.sheet.as_deref(),
+            cache,
+            &validate::Plausibility::new(rules, reference),
+        )
+    })?;
+    memory::release_free_memory();
+    let counts = crate::manifest::totals(&inputs, &[]);
+    progress.say(format!(
+        "read {} files: {} rows, {} accepted, {} rejected",
+        inputs.files.len(),
+        counts.rows_read,
+        counts.rows_accepted,
+        counts.rows_rejected
+    ));
+    Ok(inputs)
+}
+
+/// `as_of` defaults to the latest period present in the accepted ledger rows.
+pub fn default_as_of(inputs: &Inputs, pipeline: &Pipeline) -> Result<Month> {
+    inputs.ledger.period.iter().max().copied().ok_or_else(|| {
+        let cause = validate::no_rows_cause(
+            &inputs.files,
+            inputs
+                .rejects
+                .iter()
+                .map(|r| (r.source_file.as_str(), r.message.as_str())),
+        );
+        no_default_as_of(pipeline, &cause)
+    })
+}
+
+fn no_default_as_of(pipeline: &Pipeline, cause: &str) -> Error {
+    Error::input(
+        &pipeline.ledger,
+        format!(
+            "no accepted ledger rows to take the default --as-of from ({cause}); pass --as-of to write the rejects"
+        ),
+    )
+}
+
+/// The checked inputs of a run, from which the executor takes one part at a time.
+pub enum Source {
+    /// Everything in memory: one part.
+    Memory(Box<Inputs>),
+    /// Ledger rows spilled into person buckets (one per part) under `staging`;
+    /// registry and claims in memory.
+    Spill(Box<Buckets>),
+}
+
+impl Source {
+    /// Reads and checks the inputs of `plan` once: into memory, or (more than one
+    /// part) into one spill file per part under `staging` (or the private state
+    /// folder's `spill/`).
+    pub fn open(
+        plan: &Plan,
+        rules: &RuleSet,
+        staging: &Path,
+        progress: &Progress,
+        timings: &mut Timings,
+    ) -> Result<Source> {
+        let pipeline = &plan.pipeline;
+        let reference = plan.reference_month();
+        let count = plan.parts.count;
+        if count <= 1 {
+            let cache = match plan.carry {
+                true => Some(crate::privacy::state_dirs(pipeline)?.cache.join("ledger")),
+                false => None,
+            };
+            let inputs = read_all(
+                pipeline,
+                rules,
+                cache.as_deref(),
+                reference,
+                progress,
+                timings,
+            )?;
+            return Ok(Source::Memory(Box::new(inputs)));
+        }
+        progress.say(format!("bounded memory: {count} person buckets"));
+        let spill = crate::privacy::state_dirs(pipeline)?
+            .spill
+            .unwrap_or_else(|| staging.join("spill"));
+        let b = timings.time("read_and_validate", || {
+            validate::buckets::read_inputs_bucketed(
+                &pipeline.ledger,
+                pipeline.special_groups.as_deref(),
+                pipeline.claims.as_deref(),
+                pipeline.encoding,
+                pipeline.sheet.as_deref(),
+                count,
+                &spill,
+                &validate::Plausibility::new(rules, reference),
+            )
+        })?;
+        Ok(Source::Spill(Box::new(b)))
+    }
+
+    /// The input files read (their counts are final only after [`Source::finish`]).
+    pub fn files(&self) -> &[InputFile] {
+        match self {
+            Source::Memory(i) => &i.files,
+            Source::Spill(b) => b.files(),
+        }
+    }
+
+    /// The latest period in the accepted ledger rows (the default `as_of`); an error
+    /// naming the cause when no row was accepted. Asked before any part is loaded.
+    pub fn default_as_of(&self, pipeline: &Pipeline) -> Result<Month> {
+        match self {
+            Source::Memory(i) => default_as_of(i, pipeline),
+            Source::Spill(b) => b
+                .max_period
+                .ok_or_else(|| no_default_as_of(pipeline, &b.no_rows_cause())),
+        }
+    }
+
+    /// The accepted rows, registry entries and claims of part `part` of `count`: all
+    /// of them in memory (one part, moved out), else the people of bucket `part`
+    /// ([`part_of`]), its duplicates removed and their rejects recorded. The files
+    /// are listed, the rejects are left for [`Source::finish`].
+    pub fn load_part(&mut self, part: u32, count: u32) -> Result<Inputs> {
+        match self {
+            Source::Memory(i) => Ok(Inputs {
+                files: i.files.clone(),
+                ledger: std::mem::take(&mut i.ledger),
+                registry: std::mem::take(&mut i.registry),
+                claims: std::mem::take(&mut i.claims),
+                rejects: Vec::new(),
+            }),
+            Source::Spill(b) => Ok(Inputs {
+                files: b.files().to_vec(),
+                ledger: b.rows(part)?,
+                registry: b.registry.filtered(|p| part_of(p, count) == part),
+                claims: b.claims.filtered(|p| part_of(p, count) == part),
+                rejects: Vec::new(),
+            }),
+        }
+    }
+
+    /// The files with their final counts and every reject, in input order, once all
+    /// parts are loaded (what the manifest and the `rejects` table are made of).
+    pub fn finish(&mut self) -> Result<&Inputs> {
+        if let Source::Spill(_) = self
+            && let Source::Spill(b) = std::mem::replace(self, Source::Memory(Box::default()))
+        {
+            let (files, rejects) = b.finish();
+            *self = Source::Memory(Box::new(Inputs {
+                files,
+                rejects,
+                ..Inputs::default()
+            }));
+        }
+        match self {
+            Source::Memory(i) => Ok(i),
+            Source::Spill(_) => Err(Error::Internal("spilled inputs not finished".into())),
+        }
+    }
+}
