@@ -51,7 +51,8 @@ enum Command {
         /// Worker threads (default: all cores).
         #[arg(long)]
         threads: Option<usize>,
-        /// Stay under this much memory (e.g. 2G, 512M) by processing people in spilled buckets.
+        /// Stay under this much memory (e.g. 2G, 512M) by processing people in spilled buckets
+        /// (default: 2G, or 70 % of the available memory if less; with --incremental, 70 %).
         #[arg(long, value_parser = parse_size)]
         memory_budget: Option<u64>,
         /// Nightly runs: reuse unchanged files' checked rows and, for the same as-of and

@@ -98,12 +98,20 @@ pub const FIXED_BASE: u64 = 48 << 20;
 /// The smallest `--memory-budget` accepted: the fixed base plus 16 MiB for a bucket.
 pub const MIN_BUDGET: u64 = FIXED_BASE + (16 << 20);
 
+/// The budget of a full run without `--memory-budget` (70 % of the available memory
+/// when that is less): bounded memory by default. A ledger whose in-memory estimate
+/// fits runs in one part, as before; a larger one (from about 150 MB of Parquet or
+/// 250 MB of CSV) runs in person buckets sized so the process stays near it (see
+/// docs/decisions.md, "One run engine"). `--incremental` keeps 70 % of the available
+/// memory: its carried results need the inputs in memory.
+pub const DEFAULT_BUDGET: u64 = 2 << 30;
+
 /// The parts of a run: 1 means in memory, more are person buckets spilled to disk.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Parts {
     pub count: u32,
-    /// `--memory-budget`; `None` when the budget was 70 % of the available memory
-    /// (which changes from run to run, so it is not recorded).
+    /// `--memory-budget`; `None` when the budget was the default (not asked for, so
+    /// not recorded: 70 % of the available memory changes from run to run).
     pub budget: Option<u64>,
     /// Set when `--memory-budget` cannot be kept: the run goes on in as many buckets
     /// as it can, says so (a notice) and records it in the manifest.
@@ -122,10 +130,11 @@ impl Parts {
 }
 
 /// How many buckets a run needs (1 means in memory) and the budget they were sized
-/// for: `--memory-budget`, else 70 % of the available memory. A `--memory-budget`
+/// for: `--memory-budget`, else [`DEFAULT_BUDGET`] (or 70 % of the available memory
+/// when less; for an `incremental` run 70 % of it, whatever it is). A `--memory-budget`
 /// that cannot be kept (below [`MIN_BUDGET`], or smaller than the checking of the
 /// largest ledger file needs) gives [`Parts::warning`].
-pub fn parts(pipeline: &Pipeline, asked: Option<u64>) -> Result<Parts> {
+pub fn parts(pipeline: &Pipeline, asked: Option<u64>, incremental: bool) -> Result<Parts> {
     let mut warning = asked.filter(|b| *b < MIN_BUDGET).map(|b| {
         format!(
             "{}: --memory-budget {} cannot be kept: the process itself needs about {}; the minimum is {}",
@@ -135,7 +144,12 @@ pub fn parts(pipeline: &Pipeline, asked: Option<u64>) -> Result<Parts> {
             show_size(MIN_BUDGET)
         )
     });
-    let budget = match asked.or_else(|| memory_available().map(|m| m / 10 * 7)) {
+    let available = || memory_available().map(|m| m / 10 * 7);
+    let default = || match incremental {
+        true => available(),
+        false => Some(available().map_or(DEFAULT_BUDGET, |a| a.min(DEFAULT_BUDGET))),
+    };
+    let budget = match asked.or_else(default) {
         Some(b) => b.max(1),
         None => {
             return Ok(Parts {
@@ -205,5 +219,40 @@ pub fn one_arena() {
     // SAFETY: mallopt only changes a tuning parameter of the allocator.
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    /// Without `--memory-budget` a full run is planned from [`DEFAULT_BUDGET`]: a
+    /// ledger estimated above it goes into buckets even on a machine with far more
+    /// memory; a small one stays in one part; `--incremental` keeps 70 % of the
+    /// available memory. (The estimate reads only file sizes: a sparse file will do.)
+    #[test]
+    fn a_full_run_is_bounded_by_the_default_budget() {
+        let dir = std::env::temp_dir().join(format!("ledgerflow-default-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let big = dir.join("ledger.csv");
+        let size = DEFAULT_BUDGET / 8 + (64 << 20);
+        std::fs::File::create(&big)
+            .and_then(|f| f.set_len(size))
+            .expect("sparse file");
+        let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/sample.toml");
+        let mut pipeline = Pipeline::load(&sample).expect("sample");
+        let small = parts(&pipeline, None, false).expect("small");
+        assert_eq!(small.count, 1, "the sample runs in one part");
+        pipeline.ledger = big;
+        let full = parts(&pipeline, None, false).expect("full");
+        assert!(full.count >= 2, "{full:?}");
+        assert_eq!((full.budget, full.warning.as_deref()), (None, None));
+        if memory_available().is_some_and(|m| m / 10 * 7 > size * 8) {
+            let incremental = parts(&pipeline, None, true).expect("incremental");
+            assert_eq!(incremental.count, 1, "--incremental: 70 % of the memory");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

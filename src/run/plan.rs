@@ -5,7 +5,7 @@
 //! | mode | people | parts | months | carry |
 //! |---|---|---|---|---|
 //! | `run` | all | one | one | no |
-//! | `run --memory-budget` (or inputs larger than memory) | all | N buckets | one | no |
+//! | `run --memory-budget` (or inputs larger than the default budget) | all | N buckets | one | no |
 //! | `run --incremental` | all (the touched ones evaluated) | one | one | yes |
 //! | `run --shard K/N` | shard K of N | one | one | with `--incremental` |
 //! | `backfill --from --to` | all | one | `from ..= to` | no |
@@ -115,7 +115,7 @@ impl Plan {
     /// asked for, or when a `--memory-budget` cannot be kept.
     pub fn run(opts: &RunOptions, pipeline: Pipeline, progress: &Progress) -> Result<Plan> {
         let parts = if opts.memory_budget.is_some() || opts.shard.is_none() {
-            memory::parts(&pipeline, opts.memory_budget)?
+            memory::parts(&pipeline, opts.memory_budget, opts.incremental)?
         } else {
             Parts::one()
         };
@@ -180,7 +180,9 @@ impl Plan {
 }
 
 /// The run mode when a run goes bucketed without being asked to (`--memory-budget`)
-/// because its inputs look larger than memory; `None` when it runs as asked. The part
+/// because its inputs look larger than the default budget
+/// ([`memory::DEFAULT_BUDGET`]; `--incremental`: 70 % of the available memory);
+/// `None` when it runs as asked. The part
 /// files are the same as a full run of these inputs would write.
 pub fn changed_mode(
     incremental: bool,
@@ -190,14 +192,15 @@ pub fn changed_mode(
     memory_budget.is_none().then(|| RunMode {
         requested: if incremental { "incremental" } else { "full" }.into(),
         used: "bucketed".into(),
-        why: format!(
-            "the inputs look larger than 70 % of the available memory: a full run in {buckets} person buckets{}",
-            if incremental {
-                " (--incremental needs the inputs in memory)"
-            } else {
-                ""
-            }
-        ),
+        why: match incremental {
+            true => format!(
+                "the inputs look larger than 70 % of the available memory: a full run in {buckets} person buckets (--incremental needs the inputs in memory)"
+            ),
+            false => format!(
+                "the inputs look larger than the default memory budget ({} or 70 % of the available memory, whichever is less): a full run in {buckets} person buckets; pass --memory-budget to choose another",
+                memory::show_size(memory::DEFAULT_BUDGET)
+            ),
+        },
     })
 }
 
