@@ -55,7 +55,7 @@ pub struct Bucketed {
     /// The person buckets the rows were spilled into.
     pub buckets: u32,
     /// `--memory-budget` in bytes; `null` when the run was made bucketed because its
-    /// inputs look larger than 70 % of the available memory (see `run_mode`).
+    /// inputs look larger than the default budget (see `run_mode`).
     pub memory_budget: Option<u64>,
     /// Why the budget cannot be kept, when it cannot (below the minimum, or a ledger
     /// file too large for it); the run still went on in `buckets` buckets.
