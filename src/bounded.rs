@@ -246,18 +246,7 @@ pub fn run(
             &crate::validate::Plausibility::new(&rules, opts.as_of),
         )
     })?;
-    let as_of: Month = match opts.as_of.or(b.max_period) {
-        Some(a) => a,
-        None => {
-            return Err(Error::input(
-                &pipeline.ledger,
-                format!(
-                    "no accepted ledger rows to take the default --as-of from ({}); pass --as-of to write the rejects",
-                    b.no_rows_cause()
-                ),
-            ));
-        }
-    };
+    let as_of: Month = b.as_of(opts.as_of, &pipeline.ledger)?;
     let mut regions: Vec<u32> = b.regions.iter().copied().collect();
     regions.extend(b.registry.person.iter().map(|p| p.id_region()));
     let resolver = rules.resolver(&regions);

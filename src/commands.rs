@@ -156,6 +156,12 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
             return crate::bounded::run(opts, pipeline, plan, changed, &progress);
         }
     }
+    // A shard of a partitioned ledger reads only its buckets (see crate::partitioned).
+    if let Some(shard) = opts.shard
+        && let Some(done) = crate::partitioned::run_shard(opts, shard, &pipeline, &progress)?
+    {
+        return Ok(done);
+    }
     let mut timings = Timings::default();
     let mut loaded = load(
         &opts.pipeline,
@@ -340,7 +346,9 @@ pub fn merge_manifests(
         wait_lock,
         false,
     )?;
+    crate::partitioned::before_merge(&p, as_of, shards)?;
     crate::shard::merge(&p.out_dir, as_of, shards)?;
+    crate::partitioned::after_merge(&p, as_of);
     Ok(())
 }
 
