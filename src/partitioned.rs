@@ -650,6 +650,24 @@ pub fn run_shard(
     })?;
     let as_of = b.as_of(opts.as_of, &pipeline.ledger)?;
     let (ledger, rows_read) = timings.time("read_and_validate", || b.rows_of_all())?;
+    let expected: u64 = parts
+        .iter()
+        .map(|(_, meta)| {
+            meta.bucket_rows
+                .get(shard.index as usize)
+                .copied()
+                .unwrap_or(0)
+        })
+        .sum();
+    if rows_read != expected {
+        return Err(Error::input(
+            &root,
+            format!(
+                "bucket {} of the partition holds {rows_read} rows, its file parts wrote {expected}; re-run `ledgerflow partition`",
+                shard.index
+            ),
+        ));
+    }
     let registry = b.registry.filtered(|p| shard.contains(p));
     let claims = b.claims.filtered(|p| shard.contains(p));
     let (mut input_files, own) = b.finish();
