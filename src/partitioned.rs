@@ -51,6 +51,8 @@ use std::path::{Path, PathBuf};
 const FORMAT: u32 = 1;
 const META: &str = "meta.json";
 const REJECTS: &str = "rejects.bin";
+/// The most shards a partition writes bucket files for (as many as memory buckets).
+const MAX_SHARDS: u32 = 4096;
 
 /// Options of `ledgerflow partition`.
 pub struct PartitionOptions {
@@ -157,8 +159,11 @@ pub struct PartitionOutcome {
 
 /// `ledgerflow partition` (see the module docs).
 pub fn partition(opts: &PartitionOptions) -> Result<PartitionOutcome> {
-    if opts.shards == 0 {
-        return Err(Error::Usage("--shards must be at least 1".into()));
+    if !(1..=MAX_SHARDS).contains(&opts.shards) {
+        return Err(Error::Usage(format!(
+            "--shards must be between 1 and {MAX_SHARDS} (one bucket file per shard in every file part), got {}",
+            opts.shards
+        )));
     }
     let progress = Progress::new(opts.quiet);
     // File parts run side by side, like shards; never beside a publishing run.
@@ -291,20 +296,27 @@ pub fn partition(opts: &PartitionOptions) -> Result<PartitionOutcome> {
     })
 }
 
+/// Appends rejects with their file's index (count first).
+fn put_rejects(w: &mut Vec<u8>, rejects: &[(u32, &Reject)]) {
+    binfmt::put_u64(w, rejects.len() as u64);
+    for (file, r) in rejects {
+        binfmt::put_u32(w, *file);
+        binfmt::put_u64(w, r.line);
+        binfmt::put_u8(w, r.column.is_some() as u8);
+        binfmt::put_str(w, r.column.as_deref().unwrap_or(""));
+        binfmt::put_str(w, r.error_type.as_str());
+        binfmt::put_str(w, &r.source_file);
+        binfmt::put_str(w, &r.message);
+        binfmt::put_str(w, &r.raw);
+    }
+}
+
+/// A file part's `rejects.bin`: the format, the rejects, a checksum.
 fn encode_rejects(rejects: &[(u32, &Reject)]) -> Vec<u8> {
     let mut w = Vec::new();
     binfmt::put_u32(&mut w, FORMAT);
-    binfmt::put_u64(&mut w, rejects.len() as u64);
-    for (file, r) in rejects {
-        binfmt::put_u32(&mut w, *file);
-        binfmt::put_u64(&mut w, r.line);
-        binfmt::put_u8(&mut w, r.column.is_some() as u8);
-        binfmt::put_str(&mut w, r.column.as_deref().unwrap_or(""));
-        binfmt::put_str(&mut w, r.error_type.as_str());
-        binfmt::put_str(&mut w, &r.source_file);
-        binfmt::put_str(&mut w, &r.message);
-        binfmt::put_str(&mut w, &r.raw);
-    }
+    put_rejects(&mut w, rejects);
+    binfmt::seal(&mut w);
     w
 }
 
@@ -335,18 +347,19 @@ fn read_rejects(r: &mut Reader) -> Option<Vec<(u32, Reject)>> {
 
 fn decode_rejects(path: &Path) -> Result<Vec<(u32, Reject)>> {
     let data = std::fs::read(path).map_err(|e| Error::input(path, format!("cannot read: {e}")))?;
-    let mut r = Reader::new(&data);
-    (|| {
-        (r.u32()? == FORMAT).then_some(())?;
-        let v = read_rejects(&mut r)?;
-        r.done().then_some(v)
-    })()
-    .ok_or_else(|| {
-        Error::input(
-            path,
-            "damaged partition file; re-run `ledgerflow partition`",
-        )
-    })
+    binfmt::unseal(&data)
+        .and_then(|body| {
+            let mut r = Reader::new(body);
+            (r.u32()? == FORMAT).then_some(())?;
+            let v = read_rejects(&mut r)?;
+            r.done().then_some(v)
+        })
+        .ok_or_else(|| {
+            Error::input(
+                path,
+                "damaged partition file; re-run `ledgerflow partition`",
+            )
+        })
 }
 
 /// A shard's share for `merge-manifests`: rows read, future rows per input file,
@@ -373,7 +386,7 @@ fn encode_share(s: &ShareFile) -> Vec<u8> {
         binfmt::put_u64(&mut w, *f);
     }
     let refs: Vec<(u32, &Reject)> = s.rejects.iter().map(|(i, r)| (*i, r)).collect();
-    w.extend_from_slice(&encode_rejects(&refs)[4..]);
+    put_rejects(&mut w, &refs);
     binfmt::seal(&mut w);
     w
 }
@@ -917,5 +930,61 @@ pub fn after_merge(pipeline: &Pipeline, as_of: Month) {
     if let Some(root) = root(pipeline) {
         let _ = std::fs::remove_dir_all(root.join("shards").join(format!("as_of={as_of}")));
         let _ = std::fs::remove_dir(root.join("shards"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_read_back_and_damage_is_an_error_naming_the_file() {
+        let reject = Reject {
+            source_file: "ledger/断缴.csv".into(),
+            line: 7,
+            column: Some("period".into()),
+            error_type: RejectType::BadPeriod,
+            message: "period 2031-01 is outside the plausible range".into(),
+            raw: "370202198503120113,2031-01".into(),
+        };
+        let whole_row = Reject {
+            column: None,
+            error_type: RejectType::DuplicateRow,
+            ..reject.clone()
+        };
+        let share = ShareFile {
+            inputs_sha256: vec!["ab".repeat(32), "cd".repeat(32)],
+            rows_read: 12_345,
+            file_parts: 2,
+            future: vec![3, 0],
+            rejects: vec![(0, reject.clone()), (1, whole_row.clone())],
+        };
+        let dir = std::env::temp_dir().join(format!("ledgerflow-share-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("shard-0-of-2.bin");
+        let bytes = encode_share(&share);
+        std::fs::write(&path, &bytes).unwrap();
+        let back = decode_share(&path).unwrap();
+        assert_eq!(back.inputs_sha256, share.inputs_sha256);
+        assert_eq!((back.rows_read, back.file_parts), (12_345, 2));
+        assert_eq!(back.future, [3, 0]);
+        assert_eq!(back.rejects, [(0, reject.clone()), (1, whole_row)]);
+        let mut bad = bytes.clone();
+        bad[10] ^= 1;
+        std::fs::write(&path, &bad).unwrap();
+        let e = decode_share(&path).err().unwrap().to_string();
+        assert!(
+            e.contains("shard-0-of-2.bin") && e.contains("damaged"),
+            "{e}"
+        );
+        // A partition's rejects file: read back, and cut short it is an error.
+        let rejects_path = dir.join(REJECTS);
+        let mut w = encode_rejects(&[(4, &reject)]);
+        std::fs::write(&rejects_path, &w).unwrap();
+        assert_eq!(decode_rejects(&rejects_path).unwrap(), [(4, reject)]);
+        w[5] ^= 0x10;
+        std::fs::write(&rejects_path, &w).unwrap();
+        assert!(decode_rejects(&rejects_path).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

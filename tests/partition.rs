@@ -249,6 +249,9 @@ fn a_partition_that_does_not_match_is_refused() {
     let pipe = two_files(&dir);
     let out = dir.join("out");
     let as_of = "2026-02";
+    partition(&pipe, &out, "0", "0/2").expect_code(2);
+    partition(&pipe, &out, "5000", "0/2").expect_code(2);
+    partition(&pipe, &out, "2", "2/2").expect_code(2);
     partition(&pipe, &out, "2", "0/2").expect_ok();
     // File part 1/2 has not run: the partition is incomplete.
     let r = crate::operate::run_pipeline(&pipe, &out, as_of, &["--shard", "0/2"]);
