@@ -184,6 +184,12 @@ fn shards_of_a_partition_read_a_third_of_the_rows_each() {
     );
     assert_eq!(m2["partition"]["file_parts"], 2);
     assert_eq!(m2["shards"], 3);
+    // The check of the partition is a stage of the shards that read it.
+    for (k, m) in shards.iter().enumerate() {
+        let ms = &m["stage_timings_ms"];
+        assert!(ms["partition_check"].is_u64(), "shard {k}: {ms}");
+    }
+    assert!(m2["stage_timings_ms"]["partition_check"].is_u64());
 }
 
 /// Two ledger files (file parts 0/2 and 1/2) under `dir`, the second repeating a row
@@ -319,6 +325,8 @@ fn a_killed_partition_leaves_no_file_part() {
     )
     .expect("json");
     assert!(m.get("partition").is_none(), "read the inputs: {m}");
+    let ms = &m["stage_timings_ms"];
+    assert!(ms.get("partition_check").is_none(), "no partition: {ms}");
     partition(&pipe, &out, "2", "0/1").expect_ok();
     assert!(!leftover.exists());
     let names: Vec<String> = fs::read_dir(out.join("_partition"))
