@@ -380,3 +380,73 @@ fn every_manifest_under_deploy_matches_the_kubernetes_schemas() {
     let out = validate(std::slice::from_ref(&bad));
     assert!(!out.status.success(), "a misspelt field passed");
 }
+
+/// `--incremental` shards read their inputs (their cache), not the partition: they
+/// say so, record no `partition`, and remove the share an earlier partitioned run
+/// of theirs left, so that `merge-manifests` does not see a mix of shards.
+#[test]
+fn incremental_shards_read_the_inputs_not_the_partition() {
+    let dir = util::temp_dir("partition-incremental");
+    let pipe = two_files(&dir);
+    let as_of = "2026-02";
+    let (single, out) = (dir.join("single"), dir.join("out"));
+    crate::operate::run_pipeline(&pipe, &single, as_of, &[]).expect_ok();
+    partition(&pipe, &out, "2", "0/1").expect_ok();
+    crate::operate::run_pipeline(&pipe, &out, as_of, &["--shard", "0/2"]).expect_ok();
+    let share = out
+        .join("_partition/shards")
+        .join(format!("as_of={as_of}"))
+        .join("shard-0-of-2.bin");
+    assert!(share.is_file(), "the partitioned shard 0 left its share");
+    for k in 0..2 {
+        let shard = format!("{k}/2");
+        // Not --quiet: the notice is said.
+        let r = util::ledgerflow(&[
+            "run",
+            s(&pipe),
+            "--as-of",
+            as_of,
+            "--out",
+            s(&out),
+            "--shard",
+            shard.as_str(),
+            "--incremental",
+        ]);
+        r.expect_ok();
+        assert!(
+            r.stderr
+                .contains("--incremental reads the inputs (its cache), not the partition"),
+            "{}",
+            r.stderr
+        );
+        let path = out
+            .join("_shards")
+            .join(format!("as_of={as_of}"))
+            .join(format!("shard-{k}-of-2"))
+            .join("manifest.json");
+        let m: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(&path).expect("manifest")).expect("json");
+        assert!(m.get("partition").is_none(), "shard {k}: {m}");
+    }
+    assert!(
+        !share.exists(),
+        "the incremental shard 0 removed its old share"
+    );
+    util::ledgerflow(&[
+        "merge-manifests",
+        s(&pipe),
+        "--as-of",
+        as_of,
+        "--shards",
+        "2",
+        "--out",
+        s(&out),
+    ])
+    .expect_ok();
+    assert_eq!(
+        crate::operate::sorted_rows(&single, as_of),
+        crate::operate::sorted_rows(&out, as_of)
+    );
+    assert_eq!(rejects_bytes(&single, as_of), rejects_bytes(&out, as_of));
+    assert!(util::read_manifest(&out, as_of).get("partition").is_none());
+}
