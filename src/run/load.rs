@@ -181,7 +181,8 @@ pub enum Source {
 impl Source {
     /// Reads and checks the inputs of `plan` once: into memory, or (more than one
     /// part) into one spill file per part under `staging` (or the private state
-    /// folder's `spill/`).
+    /// folder's `spill/`); a shard of a pipeline with a partition reads its bucket
+    /// of it instead (`open_partition`).
     pub fn open(
         plan: &Plan,
         rules: &RuleSet,
@@ -192,7 +193,8 @@ impl Source {
         let pipeline = &plan.pipeline;
         let reference = plan.reference_month();
         let count = plan.parts.count;
-        if let (People::Shard(shard), true) = (plan.people, count <= 1)
+        if let People::Shard(shard) = plan.people
+            && count <= 1
             && let Some(read) = open_partition(plan, rules, shard, progress, timings)?
         {
             return Ok(Source::Partition(Box::new(read)));
