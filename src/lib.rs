@@ -28,6 +28,7 @@ pub mod log;
 pub mod manifest;
 pub mod output;
 pub mod partition;
+pub mod partitioned;
 pub mod privacy;
 pub mod report;
 pub mod run;

@@ -72,6 +72,33 @@ enum Command {
         #[arg(long)]
         wait_lock: bool,
     },
+    /// Read and check the ledger once and write its accepted rows into one bucket file
+    /// per shard, so that `run --shard K/N` reads only bucket K (OUT/_partition/).
+    Partition {
+        pipeline: PathBuf,
+        /// N: the shards that will read the partition (`run --shard K/N`).
+        #[arg(long)]
+        shards: u32,
+        /// Write file part I of M (0-based): the ledger files split into M contiguous
+        /// parts in path order, one process each (default 0/1: all files).
+        #[arg(long, value_parser = parse_shard, default_value = "0/1")]
+        files: Shard,
+        /// Output folder (overrides [outputs].dir).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Silence progress and the summary on stderr (errors are still printed).
+        #[arg(long)]
+        quiet: bool,
+        /// Stderr: `text` (progress on a terminal, else one summary line) or `json` lines.
+        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
+        /// Wait for another run writing the same output folder instead of failing.
+        #[arg(long)]
+        wait_lock: bool,
+    },
     /// Publish the N shard runs of one month as a snapshot and write its manifest.
     MergeManifests {
         pipeline: PathBuf,
@@ -294,6 +321,28 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                 println!("{m} {what}");
             }
             Ok(finish(if outcome.quality_gate_failed { 3 } else { 0 }))
+        }
+        Command::Partition {
+            pipeline,
+            shards,
+            files,
+            out,
+            threads,
+            quiet,
+            log_format,
+            wait_lock,
+        } => {
+            start_log(log_format, quiet, "partition");
+            set_threads(threads)?;
+            cli::partition::partition(&cli::partition::PartitionOptions {
+                pipeline,
+                out,
+                shards,
+                files,
+                quiet,
+                wait_lock,
+            })?;
+            Ok(finish(0))
         }
         Command::MergeManifests {
             pipeline,

@@ -47,6 +47,23 @@ pub struct Manifest {
     /// Only on a bucketed run: the memory budget and the buckets chosen for it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bucketed: Option<Bucketed>,
+    /// Only on a shard that read its buckets of a partition (`ledgerflow partition`),
+    /// and on the snapshot merged from such shards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<PartitionRead>,
+}
+
+/// What shards read of a partition (`ledgerflow partition`, src/partitioned.rs).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct PartitionRead {
+    /// The file parts (`--files I/M`: M) the partition was written in.
+    pub file_parts: u32,
+    /// The ledger rows read from the bucket files: this shard's, or (merged) all
+    /// shards' together.
+    pub rows_read: u64,
+    /// Merged: each shard's `rows_read`, by shard index.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rows_read_by_shard: Vec<u64>,
 }
 
 /// How a bucketed run was sized (by the run engine's memory plan, `run::memory`).
@@ -218,6 +235,7 @@ pub fn build(m: &ManifestInput) -> Manifest {
         incremental: None,
         run_mode: None,
         bucketed: None,
+        partition: None,
         changes_since_previous: None,
     }
 }

@@ -1115,6 +1115,7 @@ mod tests {
             .collect();
         rejects.insert("BAD_DATE".into(), 13);
         let m = Manifest {
+            partition: None,
             changes_since_previous: None,
             tool: "ledgerflow".into(),
             version: "0.1.0".into(),

@@ -10,6 +10,8 @@ use std::sync::Mutex;
 pub const DUCKDB_VERSION: &str = "1.4.1";
 #[allow(dead_code)] // benches/pipeline.rs includes this file and needs only duckdb
 pub const OPENPYXL_VERSION: &str = "3.1.5";
+#[allow(dead_code)]
+pub const KUBERNETES_VALIDATE_VERSION: &str = "1.37.0";
 
 static VENV_LOCK: Mutex<()> = Mutex::new(());
 
@@ -42,6 +44,16 @@ pub fn test_python(target: &Path) -> Result<PathBuf, String> {
     venv_python(
         target,
         &[("duckdb", DUCKDB_VERSION), ("openpyxl", OPENPYXL_VERSION)],
+    )
+}
+
+/// The python of the same venv with kubernetes-validate==KUBERNETES_VALIDATE_VERSION
+/// (the test of the manifests under `deploy/` runs it; it ships the schemas).
+#[allow(dead_code)]
+pub fn k8s_python(target: &Path) -> Result<PathBuf, String> {
+    venv_python(
+        target,
+        &[("kubernetes_validate", KUBERNETES_VALIDATE_VERSION)],
     )
 }
 

@@ -42,7 +42,7 @@ fn report_charts(out: &Path, as_of: &str) -> Vec<String> {
 }
 
 /// Every table's rows of one `as_of`, sorted (for order-free comparisons).
-fn sorted_rows(out: &Path, as_of: &str) -> Vec<(String, Vec<Vec<String>>)> {
+pub(crate) fn sorted_rows(out: &Path, as_of: &str) -> Vec<(String, Vec<Vec<String>>)> {
     TABLES
         .iter()
         .map(|t| {
@@ -55,9 +55,14 @@ fn sorted_rows(out: &Path, as_of: &str) -> Vec<(String, Vec<Vec<String>>)> {
 
 /// `ledgerflow run SAMPLE --as-of M --out OUT --quiet [extra]`, expected to succeed.
 fn run_sample(out: &Path, as_of: &str, extra: &[&str]) {
+    run_pipeline(Path::new(SAMPLE_PIPELINE), out, as_of, extra).expect_ok();
+}
+
+/// `ledgerflow run PIPELINE --as-of M --out OUT --quiet [extra]`.
+pub(crate) fn run_pipeline(pipeline: &Path, out: &Path, as_of: &str, extra: &[&str]) -> util::Run {
     let mut args = vec![
         "run",
-        SAMPLE_PIPELINE,
+        s(pipeline),
         "--as-of",
         as_of,
         "--out",
@@ -65,7 +70,7 @@ fn run_sample(out: &Path, as_of: &str, extra: &[&str]) {
         "--quiet",
     ];
     args.extend_from_slice(extra);
-    util::ledgerflow(&args).expect_ok();
+    util::ledgerflow(&args)
 }
 
 /// `ledgerflow backfill SAMPLE --from .. --to .. --out .. --quiet [extra]`.
@@ -202,6 +207,31 @@ fn union_of_shards_equals_the_single_machine_run() {
         !sharded.join("_shards").exists(),
         "merged shard folders are removed"
     );
+    // The Kubernetes chain with the Jobs' own commands (deploy/k8s/): a partition in
+    // 2 file parts, 3 shards that read only their buckets, the merge. Its parts are
+    // the bytes of today's shards' (each read everything), its one rejects part the
+    // single run's, and the rest as above.
+    let chained = dir.join("chained");
+    let sample = Path::new(SAMPLE_PIPELINE);
+    crate::partition::chain(sample, &chained, as_of, 2, 3);
+    assert_eq!(
+        partition_bytes(&sharded, as_of),
+        partition_bytes(&chained, as_of)
+    );
+    assert_eq!(
+        util::files_under(&util::partition_dir(&single, "rejects", as_of)),
+        util::files_under(&util::partition_dir(&chained, "rejects", as_of))
+    );
+    assert_eq!(sorted_rows(&single, as_of), sorted_rows(&chained, as_of));
+    let m3 = util::read_manifest(&chained, as_of);
+    for key in ["totals", "rejects_by_type", "inputs", "exit_status"] {
+        assert_eq!(m1[key], m3[key], "{key}");
+    }
+    assert_eq!(
+        report_charts(&single, as_of),
+        report_charts(&chained, as_of)
+    );
+    assert!(!chained.join("_shards").exists());
     // A plain run over a sharded snapshot replaces all its parts.
     run_sample(&sharded, as_of, &[]);
     assert_eq!(
@@ -473,7 +503,12 @@ fn pseudonymised_run_writes_no_raw_id_anywhere() {
 
 /// Generates a ledger under `dir/data` (from 2024-01) and writes a pipeline for it
 /// with outputs in `dir/out`; returns (data folder, pipeline file).
-fn generated_pipeline(dir: &Path, persons: &str, months: &str, seed: &str) -> (PathBuf, PathBuf) {
+pub(crate) fn generated_pipeline(
+    dir: &Path,
+    persons: &str,
+    months: &str,
+    seed: &str,
+) -> (PathBuf, PathBuf) {
     generated_pipeline_as(dir, persons, months, seed, "csv")
 }
 

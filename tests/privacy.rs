@@ -314,6 +314,43 @@ fn pseudonymised_runs_hold_no_raw_id_in_any_form() {
     #[cfg(unix)]
     assert_eq!(mode(&state), 0o700, "the state folder is private");
 
+    // A partition and shards that read it: the bucket files and the shards' shares of
+    // the rejects live in the state folder, OUT holds no raw ID, the rejects are the same.
+    let parted = root.join("out-partitioned");
+    let cli = |args: &[&str]| {
+        let r = util::ledgerflow_env(args, &env());
+        assert_no_ids("stderr", &PLANTED, r.stderr.as_bytes());
+        r
+    };
+    cli(&["partition", s(&pipe), "--shards", "2", "--out", s(&parted)]).expect_ok();
+    for k in ["0/2", "1/2"] {
+        let r = cli(&[
+            "run",
+            s(&pipe),
+            "--as-of",
+            "2025-03",
+            "--out",
+            s(&parted),
+            "--shard",
+            k,
+        ]);
+        assert!(r.code == 0 || r.code == 3, "{r:?}");
+    }
+    let merge = [
+        "merge-manifests",
+        s(&pipe),
+        "--as-of",
+        "2025-03",
+        "--shards",
+        "2",
+    ];
+    cli(&[&merge[..], &["--out", s(&parted)]].concat()).expect_ok();
+    assert_out_clean(&parted, &PLANTED);
+    assert!(state.join("partition").join("files-0-of-1").is_dir());
+    assert!(!parted.join("_partition").exists());
+    assert_eq!(util::read_table(&parted, "rejects", "2025-03"), rejects);
+    assert_eq!(util::read_manifest(&parted, "2025-03")["exit_status"], 3);
+
     // validate prints paths masked; an error naming an ID-named file is masked too.
     let v = util::ledgerflow_env(&["validate", s(&pipe), "--as-of", "2025-03"], &env());
     v.expect_code(3);

@@ -7,6 +7,7 @@ mod excel;
 mod fuzz;
 mod hardening;
 mod operate;
+mod partition;
 mod privacy;
 mod safety;
 mod scenarios;

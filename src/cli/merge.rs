@@ -1,8 +1,11 @@
 //! `ledgerflow merge-manifests PIPELINE --as-of M --shards N`: the commit of the N
-//! shard runs of one month ([`crate::run::commit::merge`]).
+//! shard runs of one month ([`crate::run::commit::merge`]). Shards that read a
+//! partition first have their shares of the rejects gathered into shard 0's
+//! manifest and `rejects` part ([`crate::partitioned::before_merge`]).
 
 use crate::domain::Month;
 use crate::error::Result;
+use crate::partitioned;
 use crate::run::{commit, load};
 use crate::store::LockMode;
 use std::path::Path;
@@ -15,6 +18,12 @@ pub fn merge_manifests(
     wait_lock: bool,
 ) -> Result<()> {
     let (p, _lock) = load::locked(pipeline, out, LockMode::Exclusive, wait_lock, false)?;
+    let keys = load::key_mode(&p)?;
+    let gate = partitioned::before_merge(&p, &keys, as_of, shards)?;
     commit::merge(&p.out_dir, as_of, shards)?;
+    partitioned::after_merge(&p, as_of);
+    if let Some(totals) = gate {
+        commit::report_quality_gate(&p, &totals);
+    }
     Ok(())
 }

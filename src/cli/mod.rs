@@ -6,6 +6,7 @@ pub mod backfill;
 pub mod explain;
 pub mod generate;
 pub mod merge;
+pub mod partition;
 pub mod run;
 pub mod validate;
 pub mod verify;

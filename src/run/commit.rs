@@ -50,6 +50,8 @@ pub struct Snapshot<'a> {
     pub run_mode: Option<manifest::RunMode>,
     pub bucketed: Option<manifest::Bucketed>,
     pub incremental: Option<manifest::Incremental>,
+    /// A shard that read a partition: what it read.
+    pub partition: Option<manifest::PartitionRead>,
 }
 
 /// A shard's waiting manifest says its parts are complete: a rerun of the shard
@@ -112,6 +114,7 @@ pub fn snapshot(
     m.run_mode = s.run_mode.clone();
     m.bucketed = s.bucketed.clone();
     m.incremental = s.incremental;
+    m.partition = s.partition.clone();
     match s.shard {
         None => {
             let (manifest, report) = record(out, as_of, Some(s.summary), &mut m)?;
@@ -264,7 +267,7 @@ fn table_rank(t: &str) -> usize {
 }
 
 /// The one-line message of a failed data-quality gate (exit code 3), on stderr.
-fn report_quality_gate(pipeline: &Pipeline, totals: &manifest::Totals) {
+pub fn report_quality_gate(pipeline: &Pipeline, totals: &manifest::Totals) {
     let msg = format!(
         "{}: reject ratio {:.4} ({} of {} ledger rows) exceeds [quality] max_reject_ratio = {}",
         crate::privacy::shown(&pipeline.path.display().to_string()),

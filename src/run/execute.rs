@@ -267,6 +267,7 @@ impl MonthRun<'_> {
                 memory::release_free_memory();
             }
         }
+        let partition = source.share(as_of, &future)?;
         let snapshot = Snapshot {
             pipeline,
             rules: self.rules,
@@ -282,6 +283,7 @@ impl MonthRun<'_> {
                 budget_warning: plan.parts.warning.as_deref().map(crate::privacy::shown),
             }),
             incremental: carried.as_ref().map(|c| c.counts),
+            partition,
         };
         let failed = commit::snapshot(&snapshot, staged, progress, &mut timings)?;
         if let (Some(c), Some(batch)) = (carried, everyone) {

@@ -2,20 +2,22 @@
 //! folder, the rules, and the checked inputs as a [`Source`] the executor takes its
 //! parts from ([`Source::load_part`]).
 //!
-//! A new kind of input (e.g. person-bucket files written by a partition step, read by
-//! `run --shard K/N`) is one more [`Source`] variant: [`Source::open`] picks it from
+//! A new kind of input is one more [`Source`] variant: [`Source::open`] picks it from
 //! the plan, [`Source::load_part`] yields the rows of one part, and nothing above
-//! changes.
+//! changes. The person-bucket files written by `ledgerflow partition` and read by
+//! `run --shard K/N` are one ([`Source::Partition`], [`crate::partitioned`]).
 
 use super::memory;
-use super::plan::Plan;
+use super::plan::{People, Plan};
 use super::progress::{Progress, Timings};
 use crate::config::{Pipeline, RuleSet};
 use crate::domain::Month;
 use crate::error::{Error, Result};
 use crate::ledger::{InputFile, Inputs};
+use crate::manifest::PartitionRead;
 use crate::output::KeyMode;
-use crate::partition::part_of;
+use crate::partition::{Shard, part_of};
+use crate::partitioned::{self, ShardRead};
 use crate::store;
 use crate::validate::{self, buckets::Buckets};
 use std::path::Path;
@@ -171,12 +173,16 @@ pub enum Source {
     /// Ledger rows spilled into person buckets (one per part) under `staging`;
     /// registry and claims in memory.
     Spill(Box<Buckets>),
+    /// `run --shard K/N` (not `--incremental`) of a pipeline with a partition
+    /// (`ledgerflow partition`): bucket K of every file part, one part.
+    Partition(Box<ShardRead>),
 }
 
 impl Source {
     /// Reads and checks the inputs of `plan` once: into memory, or (more than one
     /// part) into one spill file per part under `staging` (or the private state
-    /// folder's `spill/`).
+    /// folder's `spill/`); a shard of a pipeline with a partition reads its bucket
+    /// of it instead (`open_partition`).
     pub fn open(
         plan: &Plan,
         rules: &RuleSet,
@@ -187,6 +193,12 @@ impl Source {
         let pipeline = &plan.pipeline;
         let reference = plan.reference_month();
         let count = plan.parts.count;
+        if let People::Shard(shard) = plan.people
+            && count <= 1
+            && let Some(read) = open_partition(plan, rules, shard, progress, timings)?
+        {
+            return Ok(Source::Partition(Box::new(read)));
+        }
         if count <= 1 {
             let cache = match plan.carry {
                 true => Some(crate::privacy::state_dirs(pipeline)?.cache.join("ledger")),
@@ -226,18 +238,22 @@ impl Source {
         match self {
             Source::Memory(i) => &i.files,
             Source::Spill(b) => b.files(),
+            Source::Partition(r) => r.files(),
         }
     }
 
     /// The latest period in the accepted ledger rows (the default `as_of`); an error
     /// naming the cause when no row was accepted. Asked before any part is loaded.
     pub fn default_as_of(&self, pipeline: &Pipeline) -> Result<Month> {
-        match self {
-            Source::Memory(i) => default_as_of(i, pipeline),
-            Source::Spill(b) => b
-                .max_period
-                .ok_or_else(|| no_default_as_of(pipeline, &b.no_rows_cause())),
-        }
+        let b = match self {
+            Source::Memory(i) => return default_as_of(i, pipeline),
+            Source::Spill(b) => b,
+            Source::Partition(r) => r
+                .buckets()
+                .ok_or_else(|| Error::Internal("partition read before its as_of".into()))?,
+        };
+        b.max_period
+            .ok_or_else(|| no_default_as_of(pipeline, &b.no_rows_cause()))
     }
 
     /// The accepted rows, registry entries and claims of part `part` of `count`: all
@@ -260,6 +276,7 @@ impl Source {
                 claims: b.claims.filtered(|p| part_of(p, count) == part),
                 rejects: Vec::new(),
             }),
+            Source::Partition(r) => r.load(),
         }
     }
 
@@ -278,7 +295,60 @@ impl Source {
         }
         match self {
             Source::Memory(i) => Ok(i),
+            Source::Partition(r) => r.finish(),
             Source::Spill(_) => Err(Error::Internal("spilled inputs not finished".into())),
         }
     }
+
+    /// A shard of a partition writes its share of the rejects for `merge-manifests`
+    /// (after [`Source::finish`], before its manifest) and returns what its manifest
+    /// records of the partition; `None` for every other source.
+    pub fn share(&self, as_of: Month, future: &[u64]) -> Result<Option<PartitionRead>> {
+        match self {
+            Source::Partition(r) => r.write_share(as_of, future).map(Some),
+            _ => Ok(None),
+        }
+    }
+}
+
+/// The partition a shard reads instead of the inputs, when the pipeline has one that
+/// matches them (one that does not is an error naming what differs); `--incremental`
+/// reads its cache instead, with a notice. Its check is the stage `partition_check`.
+fn open_partition(
+    plan: &Plan,
+    rules: &RuleSet,
+    shard: Shard,
+    progress: &Progress,
+    timings: &mut Timings,
+) -> Result<Option<ShardRead>> {
+    let pipeline = &plan.pipeline;
+    // Timed apart: a shard without a partition has no `partition_check` stage.
+    let mut own = Timings::default();
+    let found = own.time("partition_check", || {
+        partitioned::for_shard(pipeline, rules, shard)
+    })?;
+    let Some(found) = found else {
+        return Ok(None);
+    };
+    if plan.carry {
+        progress.notice(format!(
+            "{}: --incremental reads the inputs (its cache), not the partition",
+            found.root().display()
+        ));
+        found.set_aside();
+        return Ok(None);
+    }
+    timings.0.extend(own.0);
+    let read = timings.time("read_and_validate", || {
+        found.open(pipeline, rules, plan.reference_month())
+    })?;
+    progress.say(format!(
+        "shard {}/{}: reading bucket {} of the partition {} ({} file parts)",
+        shard.index,
+        shard.count,
+        shard.index,
+        read.root().display(),
+        read.file_parts()
+    ));
+    Ok(Some(read))
 }

@@ -45,9 +45,11 @@ impl Drop for SpillDir {
 /// Inputs read into spilled buckets.
 pub struct Buckets {
     reading: Reading,
-    spills: Vec<PathBuf>,
-    /// Last, so that it is removed after the files in it are closed.
-    _dir: SpillDir,
+    /// The spill files of each bucket, read one after the other.
+    spills: Vec<Vec<PathBuf>>,
+    /// Last, so that it is removed after the files in it are closed; `None` when the
+    /// files belong to a partition ([`open_partition`]) and stay.
+    _dir: Option<SpillDir>,
     pub registry: RegistryRows,
     pub claims: ClaimRows,
     /// The latest period of the accepted ledger rows (the default `as_of`).
@@ -57,6 +59,138 @@ pub struct Buckets {
     plausibility: Plausibility,
     /// The plausibility reference month (see `plausible`).
     reference: Option<plausible::Reference>,
+}
+
+/// What spilling ledger files found besides the rows: the plausibility reference
+/// month they offer, their (period, paid_on month) pairs and regions, the rows
+/// written to each bucket.
+#[derive(Clone, Debug, Default)]
+pub struct Spilled {
+    pub latest: Option<Month>,
+    pub months: BTreeSet<(Month, Option<Month>)>,
+    pub regions: BTreeSet<u32>,
+    pub bucket_rows: Vec<u64>,
+}
+
+/// The bucket spill files `bucket-KKKKK.rows` of `count` buckets under `dir`.
+pub fn spill_paths(dir: &Path, count: u32) -> Vec<PathBuf> {
+    (0..count)
+        .map(|b| dir.join(format!("bucket-{b:05}.rows")))
+        .collect()
+}
+
+/// Reads and checks the ledger files `paths` into `reading` (file by file, each row
+/// alone: field checks and [`Plausibility::check_row`]) and appends every accepted row
+/// to the spill file of its person's bucket, its file numbered from `file_offset`
+/// (the index of `paths[0]` among all ledger files of the pipeline).
+fn spill_ledger(
+    reading: &mut Reading,
+    paths: &[PathBuf],
+    file_offset: u32,
+    spills: &[PathBuf],
+    plausibility: &Plausibility,
+) -> Result<Spilled> {
+    let count = spills.len() as u32;
+    let mut writers = spills
+        .iter()
+        .map(|p| {
+            File::create(p)
+                .map(|f| BufWriter::with_capacity(1 << 16, f))
+                .map_err(|e| Error::output(p, format!("cannot create spill file: {e}")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut found = Spilled {
+        bucket_rows: vec![0; spills.len()],
+        ..Spilled::default()
+    };
+    let mut implausible = Vec::<Rej>::new();
+    let mut record = Vec::with_capacity(RECORD);
+    let (encoding, sheet) = (reading.encoding, reading.sheet.clone());
+    for path in paths {
+        let file = file_index(reading.files.len())?;
+        let out = read_file(
+            path,
+            file,
+            InputKind::Ledger,
+            (encoding, sheet.as_deref()),
+            &LEDGER_COLUMNS,
+            check_ledger,
+        )?;
+        let global = file
+            .checked_add(file_offset)
+            .ok_or_else(|| Error::input(path, "too many input files"))?;
+        for part in &out.parts {
+            for (v, line) in part.values.iter().zip(&part.lines) {
+                let row = value_row(v);
+                if let Err(f) = plausibility.check_row(&row) {
+                    implausible.push(Rej {
+                        file,
+                        line: *line,
+                        column: Some(f.column),
+                        kind: f.kind,
+                        message: f.message,
+                        raw: String::new(),
+                    });
+                    continue;
+                }
+                found.latest = found.latest.max(plausibility.reference_of(&row));
+                found
+                    .months
+                    .insert((v.period, v.paid_on.map(|d| d.month())));
+                found.regions.insert(v.region);
+                record.clear();
+                put_value(&mut record, v);
+                record.extend_from_slice(&global.to_le_bytes());
+                record.extend_from_slice(&line.to_le_bytes());
+                let b = bucket_of(v.person, count) as usize;
+                found.bucket_rows[b] += 1;
+                writers[b]
+                    .write_all(&record)
+                    .map_err(|e| Error::output(&spills[b], format!("cannot spill: {e}")))?;
+            }
+        }
+        reading.add_file(out.file, path, out.rejects);
+    }
+    for (w, p) in writers.into_iter().zip(spills) {
+        w.into_inner()
+            .map_err(|e| Error::output(p, format!("cannot spill: {e}")))?;
+    }
+    reading.fill_raw(&mut implausible, None)?;
+    reading.rejects.extend(implausible);
+    Ok(found)
+}
+
+/// The default `as_of`: the latest period among the spilled (period, paid_on month)
+/// pairs that also pass the check against the reference month.
+fn max_period(
+    months: &BTreeSet<(Month, Option<Month>)>,
+    plausibility: &Plausibility,
+    reference: Option<plausible::Reference>,
+) -> Option<Month> {
+    months
+        .iter()
+        .rev()
+        .find(|(period, paid)| {
+            let row = plausible::Row {
+                person: PersonId(0),
+                period: *period,
+                amount: crate::domain::Fen::ZERO,
+                base: None,
+                paid_on: paid.map(Month::first_day),
+            };
+            plausibility.check_ahead(reference, &row).is_ok()
+        })
+        .map(|(period, _)| *period)
+}
+
+fn new_reading(encoding: Encoding, sheet: Option<&str>) -> Reading {
+    Reading {
+        encoding,
+        sheet: sheet.map(str::to_string),
+        files: Vec::new(),
+        paths: Vec::new(),
+        rejects: Vec::new(),
+    }
 }
 
 /// Reads every input like [`super::read_inputs`], spilling ledger rows into `count`
@@ -77,99 +211,134 @@ pub fn read_inputs_bucketed(
     std::fs::create_dir_all(dir)
         .map_err(|e| Error::output(dir, format!("cannot create the spill folder: {e}")))?;
     let guard = SpillDir(dir.to_path_buf());
-    let spills: Vec<PathBuf> = (0..count)
-        .map(|b| dir.join(format!("bucket-{b:05}.rows")))
-        .collect();
-    let mut writers = spills
-        .iter()
-        .map(|p| {
-            File::create(p)
-                .map(|f| BufWriter::with_capacity(1 << 16, f))
-                .map_err(|e| Error::output(p, format!("cannot create spill file: {e}")))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let mut reading = Reading {
-        encoding,
-        sheet: sheet.map(str::to_string),
-        files: Vec::new(),
-        paths: Vec::new(),
-        rejects: Vec::new(),
-    };
-    let mut regions = BTreeSet::new();
-    // (period, paid_on month) of the rows spilled: the default as_of is the latest
-    // period among those that also pass the check against the reference month.
-    let mut months: BTreeSet<(Month, Option<Month>)> = BTreeSet::new();
-    let (mut latest, mut implausible) = (None, Vec::<Rej>::new());
-    let mut record = Vec::with_capacity(RECORD);
-    for path in &found.ledger {
-        let file = file_index(reading.files.len())?;
-        let out = read_file(
-            path,
-            file,
-            InputKind::Ledger,
-            (encoding, sheet),
-            &LEDGER_COLUMNS,
-            check_ledger,
-        )?;
-        for part in &out.parts {
-            for (v, line) in part.values.iter().zip(&part.lines) {
-                let row = value_row(v);
-                if let Err(f) = plausibility.check_row(&row) {
-                    implausible.push(Rej {
-                        file,
-                        line: *line,
-                        column: Some(f.column),
-                        kind: f.kind,
-                        message: f.message,
-                        raw: String::new(),
-                    });
-                    continue;
-                }
-                latest = latest.max(plausibility.reference_of(&row));
-                months.insert((v.period, v.paid_on.map(|d| d.month())));
-                regions.insert(v.region);
-                record.clear();
-                put_value(&mut record, v);
-                record.extend_from_slice(&file.to_le_bytes());
-                record.extend_from_slice(&line.to_le_bytes());
-                let b = bucket_of(v.person, count) as usize;
-                writers[b]
-                    .write_all(&record)
-                    .map_err(|e| Error::output(&spills[b], format!("cannot spill: {e}")))?;
-            }
-        }
-        reading.add_file(out.file, path, out.rejects);
-    }
-    for (w, p) in writers.into_iter().zip(&spills) {
-        w.into_inner()
-            .map_err(|e| Error::output(p, format!("cannot spill: {e}")))?;
-    }
-    reading.fill_raw(&mut implausible, None)?;
-    reading.rejects.extend(implausible);
-    let reference = plausibility.reference(latest);
-    let max_period = months
-        .iter()
-        .rev()
-        .find(|(period, paid)| {
-            let row = plausible::Row {
-                person: PersonId(0),
-                period: *period,
-                amount: crate::domain::Fen::ZERO,
-                base: None,
-                paid_on: paid.map(Month::first_day),
-            };
-            plausibility.check_ahead(reference, &row).is_ok()
-        })
-        .map(|(period, _)| *period);
+    let spills = spill_paths(dir, count);
+    let mut reading = new_reading(encoding, sheet);
+    let spilled = spill_ledger(&mut reading, &found.ledger, 0, &spills, plausibility)?;
+    let reference = plausibility.reference(spilled.latest);
+    let max_period = max_period(&spilled.months, plausibility, reference);
     let (registry, claims) = reading.read_registry_and_claims(&found)?;
     Ok(Buckets {
         reading,
-        spills,
-        _dir: guard,
+        spills: spills.into_iter().map(|p| vec![p]).collect(),
+        _dir: Some(guard),
         registry,
         claims,
         max_period,
-        regions,
+        regions: spilled.regions,
+        plausibility: plausibility.clone(),
+        reference,
+    })
+}
+
+/// The ledger files of a pipeline in input order (a registry or claims file in the
+/// ledger folder is not one), as a run finds them.
+pub fn ledger_files(
+    ledger: &Path,
+    special_groups: Option<&Path>,
+    claims: Option<&Path>,
+) -> Result<Vec<PathBuf>> {
+    Ok(discover_inputs(ledger, special_groups, claims)?.ledger)
+}
+
+/// One file part of a partition ([`partition_ledger`]).
+pub struct LedgerPart {
+    /// All ledger files of the pipeline, sorted (what a shard checks the partition
+    /// against).
+    pub all_files: Vec<PathBuf>,
+    /// The index of this part's first file among `all_files`.
+    pub first_file: usize,
+    /// This part's files with their counts (rows read; rejects found so far).
+    pub files: Vec<InputFile>,
+    /// The rejects of this part's files (field checks and the row-alone bounds), in
+    /// input order.
+    pub rejects: Vec<Reject>,
+    pub spilled: Spilled,
+}
+
+/// `ledgerflow partition --files I/M`: reads and checks the ledger files of part
+/// `part` of `parts` (contiguous in path order: files `⌊F·I/M⌋ … ⌊F·(I+1)/M⌋ − 1`)
+/// and spills the accepted rows into `count` bucket files under `dir`, numbering
+/// files among all ledger files. The checks that need the whole ledger (rows ahead of
+/// the reference month, exact duplicates) wait for the shard that reads the bucket
+/// ([`open_partition`], [`Buckets::rows_of_all`]).
+#[allow(clippy::too_many_arguments)]
+pub fn partition_ledger(
+    ledger: &Path,
+    special_groups: Option<&Path>,
+    claims: Option<&Path>,
+    (encoding, sheet): (Encoding, Option<&str>),
+    (part, parts): (u32, u32),
+    count: u32,
+    dir: &Path,
+    plausibility: &Plausibility,
+) -> Result<LedgerPart> {
+    let all_files = ledger_files(ledger, special_groups, claims)?;
+    let n = all_files.len();
+    let bound = |i: u32| n * i as usize / parts.max(1) as usize;
+    let (first, end) = (bound(part), bound(part + 1));
+    let mut reading = new_reading(encoding, sheet);
+    let spilled = spill_ledger(
+        &mut reading,
+        &all_files[first..end],
+        file_index(first)?,
+        &spill_paths(dir, count),
+        plausibility,
+    )?;
+    let (files, rejects) = reading.finish();
+    Ok(LedgerPart {
+        all_files,
+        first_file: first,
+        files,
+        rejects,
+        spilled,
+    })
+}
+
+/// What a shard reads of a partition: every ledger file (with the counts the
+/// partition found), the spill files of its bucket in every file part, and what
+/// the parts found besides the rows (the reference month is the latest of all).
+pub struct PartitionBucket {
+    pub files: Vec<(PathBuf, InputFile)>,
+    pub spills: Vec<PathBuf>,
+    pub latest: Option<Month>,
+    pub months: BTreeSet<(Month, Option<Month>)>,
+}
+
+/// The inputs of one shard of a partition: its bucket of ledger rows (read with
+/// [`Buckets::rows_of_all`]), the registry and the claims read from their files.
+/// The partition's files stay.
+pub fn open_partition(
+    special_groups: Option<&Path>,
+    claims: Option<&Path>,
+    (encoding, sheet): (Encoding, Option<&str>),
+    bucket: PartitionBucket,
+    plausibility: &Plausibility,
+) -> Result<Buckets> {
+    let mut reading = new_reading(encoding, sheet);
+    for (path, file) in bucket.files {
+        reading.add_file(file, &path, Vec::new());
+    }
+    let found = Found {
+        ledger: Vec::new(),
+        special_groups: match special_groups {
+            Some(p) => crate::ingest::discover_as(p, "special-groups")?,
+            None => Vec::new(),
+        },
+        claims: match claims {
+            Some(p) => crate::ingest::discover_as(p, "claims")?,
+            None => Vec::new(),
+        },
+    };
+    let (registry, claims) = reading.read_registry_and_claims(&found)?;
+    let reference = plausibility.reference(bucket.latest);
+    Ok(Buckets {
+        reading,
+        spills: vec![bucket.spills],
+        _dir: None,
+        registry,
+        claims,
+        max_period: max_period(&bucket.months, plausibility, reference),
+        regions: BTreeSet::new(),
         plausibility: plausibility.clone(),
         reference,
     })
@@ -198,24 +367,51 @@ impl Buckets {
     /// The accepted ledger rows of bucket `b` in input order, duplicates removed (their
     /// rejects are recorded); the spill file is deleted.
     pub fn rows(&mut self, b: u32) -> Result<LedgerRows> {
-        let path = &self.spills[b as usize];
-        let data = std::fs::read(path)
-            .map_err(|e| Error::output(path, format!("cannot read spill file: {e}")))?;
-        let n = data.len() / RECORD;
-        let mut rows = LedgerRows::default();
-        let mut text: Vec<u64> = Vec::with_capacity(n);
-        let mut r = Reader::new(&data);
-        for _ in 0..n {
-            let decoded: Option<(LedgerValue, u32, u32)> = (|| {
-                let v = get_value(&mut r)?;
-                Some((v, r.u32()?, r.u32()?))
-            })();
-            let (v, file, line) = decoded.ok_or_else(|| {
-                Error::Internal(format!("{}: damaged spill file", path.display()))
-            })?;
-            push_ledger(&mut rows, &mut text, v, file, line);
+        let paths = self.spills.get(b as usize).cloned().unwrap_or_default();
+        let rows = self.read_rows(&paths)?;
+        for p in &paths {
+            let _ = std::fs::remove_file(p);
         }
-        let _ = std::fs::remove_file(path);
+        Ok(rows)
+    }
+
+    /// The accepted ledger rows of every bucket spill file, one after the other (a
+    /// shard's bucket in every file part of a partition: input order), rows ahead of
+    /// the reference month and exact duplicates removed (their rejects are recorded),
+    /// and how many rows were read from the files. The files stay.
+    pub fn rows_of_all(&mut self) -> Result<(LedgerRows, u64)> {
+        let paths: Vec<PathBuf> = self.spills.concat();
+        let read: u64 = paths
+            .iter()
+            .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()) / RECORD as u64)
+            .sum();
+        let rows = self.read_rows(&paths)?;
+        Ok((rows, read))
+    }
+
+    fn read_rows(&mut self, paths: &[PathBuf]) -> Result<LedgerRows> {
+        let mut rows = LedgerRows::default();
+        let mut text: Vec<u64> = Vec::new();
+        for path in paths {
+            let data = std::fs::read(path)
+                .map_err(|e| Error::input(path, format!("cannot read spill file: {e}")))?;
+            if data.len() % RECORD != 0 {
+                return Err(Error::input(path, "damaged spill file (torn record)"));
+            }
+            let n = data.len() / RECORD;
+            text.reserve(n);
+            let mut r = Reader::new(&data);
+            for _ in 0..n {
+                let decoded: Option<(LedgerValue, u32, u32)> = (|| {
+                    let v = get_value(&mut r)?;
+                    Some((v, r.u32()?, r.u32()?))
+                })();
+                let (v, file, line) = decoded
+                    .filter(|(_, file, _)| (*file as usize) < self.reading.files.len())
+                    .ok_or_else(|| Error::input(path, "damaged spill file"))?;
+                push_ledger(&mut rows, &mut text, v, file, line);
+            }
+        }
         let (p, reference) = (&self.plausibility, self.reference);
         let (ahead, _) = self.reading.check_rows(&mut rows, &mut text, None, |r| {
             p.check_ahead(reference, &plausible_row(r))?;
