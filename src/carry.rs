@@ -28,30 +28,25 @@
 //! storing only means a larger next run. The ledger cache keeps
 //! the entries of the state's files until the new state is stored.
 //!
-//! Format (little-endian, [`crate::binfmt`], sealed with a checksum): magic, context, files (`kind u8, path,
-//! sha256, n u64, (person u64, hash u64) × n`), then per person in person order:
-//! `person u64, months u32, gaps u32, status u8, findings u32` and those rows (months
-//! packed as flag bits, see `put_months`).
+//! Format ([`crate::sealed`]: magic, postcard values, checksum): a [`Header`] (context
+//! and files), then one [`Record`] per person in person order, its rows derived from
+//! the engine's row types (a new column needs no codec change, only a new magic).
 
-use crate::binfmt::{
-    Reader, put_f64, put_i32, put_i64, put_opt_i32, put_opt_i64, put_str, put_u8, put_u32, put_u64,
-    seal, unseal,
-};
-use crate::domain::{
-    Benefit, Date, Fen, FindingCode, GapKind, GapState, Gender, Month, Payer, Reason, Scheme,
-    SpecialGroup,
-};
+use crate::domain::Month;
 use crate::engine::{Batch, FindingRow, GapRow, MonthRow, StatusRow};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::id::PersonId;
 use crate::ledger::{InputKind, Inputs};
+use crate::sealed;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-const MAGIC: &[u8; 8] = b"LFCARRY2";
+const MAGIC: &[u8; 8] = b"LFCARRY3";
 
 /// One input file of a run: for registry and claims files also their people.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FilePeople {
     pub kind: InputKind,
     pub path: String,
@@ -271,45 +266,60 @@ pub fn context(
     )
 }
 
+/// The start of a state: the context it was made in and the files of its run.
+#[derive(Serialize, Deserialize)]
+struct Header<'a> {
+    context: Cow<'a, str>,
+    files: Cow<'a, [FilePeople]>,
+}
+
+/// One person's results; the rows leave their `person` out (it is this one).
+#[derive(Serialize, Deserialize)]
+struct Record<'a> {
+    person: PersonId,
+    months: Cow<'a, [MonthRow]>,
+    gaps: Cow<'a, [GapRow]>,
+    status: Cow<'a, [StatusRow]>,
+    findings: Cow<'a, [FindingRow]>,
+}
+
+impl Record<'_> {
+    /// Appends the rows to `out`, each with the record's person.
+    fn append_to(self, out: &mut Batch) {
+        fn rows<T: Clone>(rows: Cow<'_, [T]>, out: &mut Vec<T>, set: impl Fn(&mut T)) {
+            out.extend(rows.into_owned().into_iter().map(|mut r| {
+                set(&mut r);
+                r
+            }));
+        }
+        let p = self.person;
+        rows(self.months, &mut out.months, |r| r.person = p);
+        rows(self.gaps, &mut out.gaps, |r| r.person = p);
+        rows(self.status, &mut out.status, |r| r.person = p);
+        rows(self.findings, &mut out.findings, |r| r.person = p);
+    }
+}
+
 /// A state read back: its files and its per-person records (not yet decoded).
 pub struct State {
     pub files: Vec<FilePeople>,
     data: Vec<u8>,
+    /// Where the records start in `data`.
     records: usize,
 }
 
 impl State {
     /// The state at `path` if it exists, is undamaged and was made in `context`.
     pub fn load(path: &Path, context: &str) -> Option<State> {
-        let mut data = std::fs::read(path).ok()?;
-        data.truncate(unseal(&data)?.len());
-        let mut r = Reader::new(&data);
-        if r.take(MAGIC.len())? != MAGIC || r.string()? != context {
+        let data = std::fs::read(path).ok()?;
+        let body = sealed::open(&data, MAGIC)?;
+        let mut at = body;
+        let header: Header = sealed::take(&mut at)?;
+        if header.context != context {
             return None;
         }
-        let n = r.u32()?;
-        let mut files = Vec::new();
-        for _ in 0..n {
-            let kind = match r.u8()? {
-                0 => InputKind::Ledger,
-                1 => InputKind::SpecialGroups,
-                2 => InputKind::Claims,
-                _ => return None,
-            };
-            let (path, sha256) = (r.string()?, r.string()?);
-            let count = usize::try_from(r.u64()?).ok()?;
-            let mut people = Vec::with_capacity(count.min(data.len() / 16));
-            for _ in 0..count {
-                people.push((PersonId(r.u64()?), r.u64()?));
-            }
-            files.push(FilePeople {
-                kind,
-                path,
-                sha256,
-                people,
-            });
-        }
-        let records = r.at;
+        let records = data.len() - 8 - at.len();
+        let files = header.files.into_owned();
         Some(State {
             files,
             data,
@@ -320,20 +330,17 @@ impl State {
     /// The stored results of everyone not in `touched` (sorted), merged in person order
     /// with `fresh` (the results of the touched people); `None` if the state is damaged.
     pub fn merge(&self, fresh: Batch, touched: &[PersonId]) -> Option<(Batch, u64)> {
-        let mut r = Reader::new(&self.data);
-        r.take(self.records)?;
+        let mut at = self
+            .data
+            .get(self.records..self.data.len().checked_sub(8)?)?;
         let mut out = Batch::default();
-        let mut scratch = Batch::default();
         let mut fresh = Fresh::new(fresh);
         let mut carried = 0u64;
-        while !r.done() {
-            let person = PersonId(r.u64()?);
-            fresh.move_before(person, &mut out);
-            if touched.binary_search(&person).is_ok() {
-                get_person(&mut r, person, &mut scratch)?;
-                scratch = Batch::default();
-            } else {
-                get_person(&mut r, person, &mut out)?;
+        while !at.is_empty() {
+            let record: Record = sealed::take(&mut at)?;
+            fresh.move_before(record.person, &mut out);
+            if touched.binary_search(&record.person).is_err() {
+                record.append_to(&mut out);
                 carried += 1;
             }
         }
@@ -344,20 +351,14 @@ impl State {
 
 /// Stores `batch` (everyone's results, in person order) and the files it came from.
 pub fn store(path: &Path, context: &str, files: &[FilePeople], batch: &Batch) -> Result<()> {
-    let mut w = Vec::with_capacity(64 + batch.months.len() * 40 + batch.gaps.len() * 64);
-    w.extend_from_slice(MAGIC);
-    put_str(&mut w, context);
-    put_u32(&mut w, files.len() as u32);
-    for f in files {
-        put_u8(&mut w, f.kind as u8);
-        put_str(&mut w, &f.path);
-        put_str(&mut w, &f.sha256);
-        put_u64(&mut w, f.people.len() as u64);
-        for (p, h) in &f.people {
-            put_u64(&mut w, p.0);
-            put_u64(&mut w, *h);
-        }
-    }
+    let fail = |e: String| Error::output(path, format!("carry-forward state: {e}"));
+    let header = Header {
+        context: Cow::Borrowed(context),
+        files: Cow::Borrowed(files),
+    };
+    let capacity = 64 + batch.months.len() * 24 + batch.status.len() * 64;
+    let mut w = sealed::begin(MAGIC, capacity);
+    sealed::put(&mut w, &header).map_err(fail)?;
     let (mut m, mut g, mut s, mut f) = (0usize, 0usize, 0usize, 0usize);
     loop {
         let next = [
@@ -376,23 +377,17 @@ pub fn store(path: &Path, context: &str, files: &[FilePeople], batch: &Batch) ->
         let g1 = end(g, batch.gaps.len(), &|i| batch.gaps[i].person);
         let s1 = end(s, batch.status.len(), &|i| batch.status[i].person);
         let f1 = end(f, batch.findings.len(), &|i| batch.findings[i].person);
-        put_u64(&mut w, person.0);
-        put_u32(&mut w, (m1 - m) as u32);
-        put_u32(&mut w, (g1 - g) as u32);
-        put_u8(&mut w, (s1 - s) as u8);
-        put_u32(&mut w, (f1 - f) as u32);
-        put_months(&mut w, &batch.months[m..m1]);
-        batch.gaps[g..g1].iter().for_each(|x| put_gap(&mut w, x));
-        batch.status[s..s1]
-            .iter()
-            .for_each(|x| put_status(&mut w, x));
-        batch.findings[f..f1]
-            .iter()
-            .for_each(|x| put_finding(&mut w, x));
+        let record = Record {
+            person,
+            months: Cow::Borrowed(&batch.months[m..m1]),
+            gaps: Cow::Borrowed(&batch.gaps[g..g1]),
+            status: Cow::Borrowed(&batch.status[s..s1]),
+            findings: Cow::Borrowed(&batch.findings[f..f1]),
+        };
+        sealed::put(&mut w, &record).map_err(fail)?;
         (m, g, s, f) = (m1, g1, s1, f1);
     }
-    seal(&mut w);
-    crate::store::write_file_atomically(path, &w)
+    crate::store::write_file_atomically(path, &sealed::finish(w))
 }
 
 /// The fresh results, handed over person by person in order.
@@ -432,242 +427,13 @@ impl Fresh {
     }
 }
 
-/// An optional code's index, 255 when absent.
-fn opt_code(v: Option<u8>) -> u8 {
-    v.unwrap_or(255)
-}
-
-fn code<T: Copy>(all: &[T], i: u8) -> Option<T> {
-    all.get(i as usize).copied()
-}
-
-fn get_opt_code<T: Copy>(r: &mut Reader, all: &[T]) -> Option<Option<T>> {
-    match r.u8()? {
-        255 => Some(None),
-        i => Some(Some(code(all, i)?)),
-    }
-}
-
-/// A person's months, most fields as flag bits; period, region and ratio only where
-/// they do not follow from the previous month (next period, same region and ratio).
-fn put_months(w: &mut Vec<u8>, rows: &[MonthRow]) {
-    let mut prev: Option<&MonthRow> = None;
-    for x in rows {
-        let new_period = prev.is_none_or(|p| x.period.0 != p.period.0 + 1);
-        let new_region = prev.is_none_or(|p| x.region != p.region);
-        let new_ratio = prev.is_none_or(|p| x.benefit_ratio.to_bits() != p.benefit_ratio.to_bits());
-        let flags = (x.paid as u8)
-            | (x.on_time as u8) << 1
-            | (x.paid_on.is_some() as u8) << 2
-            | (x.gap_id.is_some() as u8) << 3
-            | (x.special_group.is_some() as u8) << 4
-            | (new_period as u8) << 5
-            | (new_region as u8) << 6
-            | (new_ratio as u8) << 7;
-        put_u8(w, flags);
-        put_u8(w, (x.scheme as u8) << 4 | x.benefit as u8);
-        put_u8(w, x.reason as u8);
-        if new_period {
-            put_i32(w, x.period.0);
-        }
-        if new_region {
-            put_u32(w, x.region);
-        }
-        if new_ratio {
-            put_f64(w, x.benefit_ratio);
-        }
-        if let Some(d) = x.paid_on {
-            put_i32(w, d.0);
-        }
-        if let Some(g) = x.gap_id {
-            put_i32(w, g);
-        }
-        if let Some(g) = x.special_group {
-            put_u8(w, g as u8);
-        }
-        prev = Some(x);
-    }
-}
-
-/// Reads `n` months written by [`put_months`].
-fn get_months(r: &mut Reader, n: u32, person: PersonId, out: &mut Vec<MonthRow>) -> Option<()> {
-    let (mut period, mut region, mut ratio) = (Month(0), 0u32, 0f64);
-    for i in 0..n {
-        let (flags, codes, reason) = (r.u8()?, r.u8()?, r.u8()?);
-        let bit = |b: u8| flags & (1 << b) != 0;
-        if i == 0 && flags & 0b1110_0000 != 0b1110_0000 {
-            return None;
-        }
-        period = if bit(5) {
-            Month(r.i32()?)
-        } else {
-            Month(period.0 + 1)
-        };
-        if bit(6) {
-            region = r.u32()?;
-        }
-        if bit(7) {
-            ratio = r.f64()?;
-        }
-        let paid_on = if bit(2) { Some(Date(r.i32()?)) } else { None };
-        let gap_id = if bit(3) { Some(r.i32()?) } else { None };
-        let special_group = if bit(4) {
-            Some(code(SpecialGroup::ALL, r.u8()?)?)
-        } else {
-            None
-        };
-        out.push(MonthRow {
-            person,
-            period,
-            scheme: code(Scheme::ALL, codes >> 4)?,
-            region,
-            paid: bit(0),
-            paid_on,
-            on_time: bit(1),
-            special_group,
-            benefit: code(Benefit::ALL, codes & 0x0f)?,
-            benefit_ratio: ratio,
-            reason: code(Reason::ALL, reason)?,
-            gap_id,
-        });
-    }
-    Some(())
-}
-
-fn put_gap(w: &mut Vec<u8>, x: &GapRow) {
-    put_i32(w, x.gap_id);
-    put_u8(w, x.kind as u8);
-    put_i32(w, x.gap_start.0);
-    put_i32(w, x.gap_end.0);
-    put_i32(w, x.months);
-    put_u8(w, x.open as u8);
-    put_u8(w, opt_code(x.payer.map(|p| p as u8)));
-    put_u8(w, x.state as u8);
-    put_opt_i32(w, x.backpaid_on.map(|d| d.0));
-    put_opt_i32(w, x.deadline.map(|d| d.0));
-    put_i64(w, x.backpay_amount.0);
-    put_i64(w, x.late_fee_amount.0);
-    put_opt_i32(w, x.wait_months);
-    put_opt_i32(w, x.benefits_from.map(|d| d.0));
-}
-
-fn put_status(w: &mut Vec<u8>, x: &StatusRow) {
-    put_u8(w, x.gender as u8);
-    put_i32(w, x.birth_date.0);
-    put_u32(w, x.region);
-    put_u8(w, x.scheme as u8);
-    put_u8(w, opt_code(x.special_group.map(|g| g as u8)));
-    put_u8(w, x.benefit as u8);
-    put_f64(w, x.benefit_ratio);
-    put_opt_i32(w, x.benefits_from.map(|d| d.0));
-    put_i32(w, x.first_period.0);
-    put_opt_i32(w, x.last_paid_period.map(|m| m.0));
-    for v in [
-        x.cumulative_months,
-        x.continuous_months,
-        x.gap_count,
-        x.open_gap_months,
-        x.longest_gap_months,
-        x.arrears_months,
-        x.retirement_min_months,
-        x.months_short,
-        x.resident_continuous_years,
-    ] {
-        put_i32(w, v);
-    }
-    put_u8(w, x.continuity_at_risk as u8);
-    put_i64(w, x.arrears_amount.0);
-    put_i64(w, x.late_fee_amount.0);
-    put_opt_i64(w, x.lump_sum_estimate.map(|f| f.0));
-    put_i64(w, x.incentive_raise.0);
-}
-
-fn put_finding(w: &mut Vec<u8>, x: &FindingRow) {
-    put_i32(w, x.period.0);
-    put_u8(w, x.code as u8);
-    put_str(w, &x.detail);
-}
-
-/// Reads one person's record (after its person ID) and appends its rows to `out`.
-fn get_person(r: &mut Reader, person: PersonId, out: &mut Batch) -> Option<()> {
-    let (months, gaps, status, findings) = (r.u32()?, r.u32()?, r.u8()?, r.u32()?);
-    get_months(r, months, person, &mut out.months)?;
-    for _ in 0..gaps {
-        out.gaps.push(GapRow {
-            person,
-            gap_id: r.i32()?,
-            kind: code(GapKind::ALL, r.u8()?)?,
-            gap_start: Date(r.i32()?),
-            gap_end: Date(r.i32()?),
-            months: r.i32()?,
-            open: r.flag()?,
-            payer: get_opt_code(r, Payer::ALL)?,
-            state: code(GapState::ALL, r.u8()?)?,
-            backpaid_on: r.opt_i32()?.map(Date),
-            deadline: r.opt_i32()?.map(Date),
-            backpay_amount: Fen(r.i64()?),
-            late_fee_amount: Fen(r.i64()?),
-            wait_months: r.opt_i32()?,
-            benefits_from: r.opt_i32()?.map(Date),
-        });
-    }
-    for _ in 0..status {
-        let gender = code(Gender::ALL, r.u8()?)?;
-        let birth_date = Date(r.i32()?);
-        let region = r.u32()?;
-        let scheme = code(Scheme::ALL, r.u8()?)?;
-        let special_group = get_opt_code(r, SpecialGroup::ALL)?;
-        let benefit = code(Benefit::ALL, r.u8()?)?;
-        let benefit_ratio = r.f64()?;
-        let benefits_from = r.opt_i32()?.map(Date);
-        let first_period = Month(r.i32()?);
-        let last_paid_period = r.opt_i32()?.map(Month);
-        let mut n = [0i32; 9];
-        for v in &mut n {
-            *v = r.i32()?;
-        }
-        out.status.push(StatusRow {
-            person,
-            gender,
-            birth_date,
-            region,
-            scheme,
-            special_group,
-            benefit,
-            benefit_ratio,
-            benefits_from,
-            first_period,
-            last_paid_period,
-            cumulative_months: n[0],
-            continuous_months: n[1],
-            gap_count: n[2],
-            open_gap_months: n[3],
-            longest_gap_months: n[4],
-            arrears_months: n[5],
-            retirement_min_months: n[6],
-            months_short: n[7],
-            resident_continuous_years: n[8],
-            continuity_at_risk: r.flag()?,
-            arrears_amount: Fen(r.i64()?),
-            late_fee_amount: Fen(r.i64()?),
-            lump_sum_estimate: r.opt_i64()?.map(Fen),
-            incentive_raise: Fen(r.i64()?),
-        });
-    }
-    for _ in 0..findings {
-        out.findings.push(FindingRow {
-            person,
-            period: Month(r.i32()?),
-            code: code(FindingCode::ALL, r.u8()?)?,
-            detail: r.string()?,
-        });
-    }
-    Some(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::{
+        Benefit, Date, Fen, FindingCode, GapKind, GapState, Gender, Payer, Reason, Scheme,
+        SpecialGroup,
+    };
 
     fn month(p: u64, period: Month, region: u32, ratio: f64, paid_on: Option<i32>) -> MonthRow {
         MonthRow {

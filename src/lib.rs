@@ -31,6 +31,7 @@ pub mod output;
 pub mod partition;
 pub mod privacy;
 pub mod report;
+pub mod sealed;
 pub mod shard;
 pub mod stages;
 pub mod store;
