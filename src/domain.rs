@@ -8,7 +8,19 @@
 use std::fmt;
 
 /// A calendar month `YYYY-MM`, stored as `year * 12 + (month - 1)` (RULES.md §1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct Month(pub i32);
 
 impl Month {
@@ -58,7 +70,19 @@ impl fmt::Display for Month {
 }
 
 /// A calendar day, stored as days since 1970-01-01.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct Date(pub i32);
 
 impl Date {
@@ -151,7 +175,19 @@ fn digits(b: &[u8]) -> Option<u32> {
 }
 
 /// Money in integer fen (1 yuan = 100 fen), RULES.md §7.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct Fen(pub i64);
 
 impl Fen {
@@ -289,6 +325,7 @@ macro_rules! code_enum {
     ($(#[$m:meta])* $name:ident { $($var:ident = $s:literal),+ $(,)? }) => {
         $(#[$m])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[derive(serde::Serialize, serde::Deserialize)]
         pub enum $name { $($var),+ }
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$var),+];

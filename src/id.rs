@@ -11,7 +11,21 @@ const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 /// Check value for `sum mod 11`; 10 stands for `X`.
 const CHECK: [u8; 11] = [1, 0, 10, 9, 8, 7, 6, 5, 4, 3, 2];
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// (`Default`, 0, is no valid ID: it only stands in for the person of a stored row
+/// until its record fills it in, see [`crate::carry`].)
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct PersonId(pub u64);
 
 /// Why an ID was rejected (the message of a `BAD_PERSON_ID` reject).

@@ -23,7 +23,9 @@ pub const LEDGER_COLUMNS: [&str; 10] = [
 ];
 
 /// What kind of input a file is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum InputKind {
     Ledger,
     SpecialGroups,

@@ -32,6 +32,7 @@ pub mod partitioned;
 pub mod privacy;
 pub mod report;
 pub mod run;
+pub mod sealed;
 pub mod store;
 pub mod validate;
 pub mod verify;

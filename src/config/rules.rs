@@ -14,106 +14,12 @@
 //!
 //! Errors name the file, the block (its number, region and month) and the key.
 
-use super::params::{MonthDay, Params, Resume};
+use super::params::{Kind, MonthDay, PARAMETERS, Parameter, Params, Resume, Value};
 use super::show;
 use crate::domain::{Fen, Month, Rate, SpecialGroup};
 use crate::error::{Error, Result};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-
-/// The value type of a parameter.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
-    /// A fraction in `[0, 1]` (TOML float or integer).
-    Rate,
-    /// A non-negative integer (months, days, years).
-    Int,
-    Bool,
-    /// Yuan with ≤ 2 places (TOML string `"400.00"` or number).
-    Money,
-    /// `payment_day | day_after_payment | next_month`.
-    Resume,
-    /// `["MM-DD", "MM-DD"]`.
-    Window,
-    /// `"MM-DD"` or `"none"`.
-    OptionalDay,
-    /// A list of special-group names.
-    Groups,
-    /// A month `"YYYY-MM"`.
-    Month,
-}
-
-/// Every parameter of RULES.md with its type, in the order `explain` lists them.
-/// `subsidy_ratio.<group>` keys come from a `[params.subsidy_ratio]` table (or the
-/// dotted keys `subsidy_ratio.tekun = 1.0`), one parameter per group.
-const KEYS: &[(&str, Kind)] = &[
-    ("employee_rate", Kind::Rate),
-    ("flexible_rate", Kind::Rate),
-    ("due_lag_months", Kind::Int),
-    ("short_gap_max_months", Kind::Int),
-    ("employer_arrears_window_months", Kind::Int),
-    ("backpay_deadline_months", Kind::Int),
-    ("resume_employee", Kind::Resume),
-    ("resume_flexible", Kind::Resume),
-    ("retroactive_employee", Kind::Bool),
-    ("retroactive_flexible", Kind::Bool),
-    ("break_wait_months_employee", Kind::Int),
-    ("break_wait_months_flexible", Kind::Int),
-    ("waiting_benefit_ratio", Kind::Rate),
-    ("post_break_reduced_months", Kind::Int),
-    ("post_break_benefit_ratio", Kind::Rate),
-    ("first_enrolment_wait_months_employee", Kind::Int),
-    ("first_enrolment_wait_months_flexible", Kind::Int),
-    ("resident_contribution", Kind::Money),
-    ("resident_window", Kind::Window),
-    ("resident_grace_until", Kind::OptionalDay),
-    ("switch_gap_max_months", Kind::Int),
-    ("resident_wait_from", Kind::Int),
-    ("break_years_count_from", Kind::Int),
-    ("newborn_window_days", Kind::Int),
-    ("resident_fixed_wait_months", Kind::Int),
-    ("variable_free_break_years", Kind::Int),
-    ("repair_floor_break_years", Kind::Int),
-    ("repair_floor_months", Kind::Int),
-    ("incentive_after_years", Kind::Int),
-    ("incentive_step", Kind::Money),
-    ("incentive_cap_ratio", Kind::Rate),
-    ("catastrophic_cap", Kind::Money),
-    ("subsidy_ratio.tekun", Kind::Rate),
-    ("subsidy_ratio.orphan", Kind::Rate),
-    ("subsidy_ratio.dibao", Kind::Rate),
-    ("subsidy_ratio.disabled_severe", Kind::Rate),
-    ("subsidy_ratio.rescued_poor", Kind::Rate),
-    ("subsidy_ratio.low_income", Kind::Rate),
-    ("exempt_groups", Kind::Groups),
-    ("late_fee_daily_rate", Kind::Rate),
-    ("late_fee_cap_at_principal", Kind::Bool),
-    ("retirement_min_months_male", Kind::Int),
-    ("retirement_min_months_female", Kind::Int),
-    ("lump_sum_rate", Kind::Rate),
-    ("min_period", Kind::Month),
-    ("max_months_ahead", Kind::Int),
-    ("max_amount", Kind::Money),
-];
-
-/// The plausibility bounds of ledger rows: input checks, not policy, so only the
-/// national (`"*"`) blocks may set them; they are read from the `*` blocks at the
-/// row's period.
-const NATIONAL_ONLY: &[&str] = &["min_period", "max_months_ahead", "max_amount"];
-
-/// A parsed parameter value.
-#[derive(Clone, Debug, PartialEq)]
-enum Value {
-    Rate(Rate),
-    Int(i32),
-    Bool(bool),
-    Money(Fen),
-    Resume(Resume),
-    Window(MonthDay, MonthDay),
-    OptionalDay(Option<MonthDay>),
-    Groups([bool; 6]),
-    Month(Month),
-}
 
 impl Value {
     /// The value as a rule file would write it (for `explain`).
@@ -239,7 +145,7 @@ impl RuleSet {
             .ok_or_else(|| {
                 err("no [[params]] block with region = \"*\" (the national defaults)".into())
             })?;
-        for (key, _) in KEYS {
+        for Parameter { key, .. } in PARAMETERS {
             if !base.values.contains_key(key) {
                 return Err(err(format!(
                     "[[params]] region \"*\" effective_from {}: key `{key}` missing; the earliest \"*\" block must set every parameter",
@@ -290,7 +196,7 @@ impl RuleSet {
                 .cloned()
                 .unwrap_or(Value::Int(0))
         };
-        build_params(&get)
+        Params::build(&get)
     }
 
     /// Resolves every parameter for a 6-digit region and a month.
@@ -335,8 +241,9 @@ impl RuleSet {
     /// Every parameter for (region, month) with the block it comes from.
     pub fn sources(&self, region: u32, month: Month) -> Vec<Source> {
         let chain = self.chain(region);
-        KEYS.iter()
-            .filter_map(|(key, _)| {
+        PARAMETERS
+            .iter()
+            .filter_map(|Parameter { key, .. }| {
                 let b = Self::source(&chain, key, month)?;
                 Some(Source {
                     key: key.to_string(),
@@ -420,7 +327,9 @@ fn parse_block(n: usize, t: &toml::Table) -> std::result::Result<Block, String> 
             };
             for (g, r) in groups {
                 let full = format!("subsidy_ratio.{g}");
-                let (name, kind) = KEYS.iter().find(|(k, _)| *k == full).ok_or_else(|| {
+                let Parameter {
+                    key: name, kind, ..
+                } = parameter(&full).ok_or_else(|| {
                     format!(
                         "{}: unknown special group (expected one of {})",
                         here(&full),
@@ -428,25 +337,27 @@ fn parse_block(n: usize, t: &toml::Table) -> std::result::Result<Block, String> 
                     )
                 })?;
                 values.insert(
-                    *name,
-                    parse_value(*kind, r).map_err(|m| format!("{}: {m}", here(name)))?,
+                    name,
+                    parse_value(kind, r).map_err(|m| format!("{}: {m}", here(name)))?,
                 );
             }
             continue;
         }
-        let (name, kind) = KEYS
-            .iter()
-            .find(|(k, _)| k == key)
-            .ok_or_else(|| format!("{}: unknown parameter", here(key)))?;
-        if region != "*" && NATIONAL_ONLY.contains(name) {
+        let Parameter {
+            key: name,
+            kind,
+            national_only,
+            ..
+        } = parameter(key).ok_or_else(|| format!("{}: unknown parameter", here(key)))?;
+        if region != "*" && national_only {
             return Err(format!(
                 "{}: a plausibility bound of the input; only region \"*\" blocks may set it",
                 here(key)
             ));
         }
         values.insert(
-            *name,
-            parse_value(*kind, v).map_err(|m| format!("{}: {m}", here(name)))?,
+            name,
+            parse_value(kind, v).map_err(|m| format!("{}: {m}", here(name)))?,
         );
     }
     Ok(Block {
@@ -455,6 +366,11 @@ fn parse_block(n: usize, t: &toml::Table) -> std::result::Result<Block, String> 
         reference,
         values,
     })
+}
+
+/// The declared parameter with this rule-file key.
+fn parameter(key: &str) -> Option<Parameter> {
+    PARAMETERS.iter().find(|p| p.key == key).copied()
 }
 
 fn group_names() -> String {
@@ -546,94 +462,6 @@ fn parse_money(s: &str) -> std::result::Result<Fen, String> {
     Fen::parse(s).filter(|f| f.0 >= 0).ok_or_else(|| {
         format!("expected non-negative yuan with at most 2 decimal places, got {s:?}")
     })
-}
-
-/// Builds [`Params`] from a lookup that returns a value of the key's kind.
-fn build_params(get: &dyn Fn(&str) -> Value) -> Params {
-    let rate = |k: &str| match get(k) {
-        Value::Rate(r) => r,
-        _ => Rate(0),
-    };
-    let int = |k: &str| match get(k) {
-        Value::Int(i) => i,
-        _ => 0,
-    };
-    let flag = |k: &str| matches!(get(k), Value::Bool(true));
-    let money = |k: &str| match get(k) {
-        Value::Money(f) => f,
-        _ => Fen::ZERO,
-    };
-    let resume = |k: &str| match get(k) {
-        Value::Resume(r) => r,
-        _ => Resume::DayAfterPayment,
-    };
-    let (open, close) = match get("resident_window") {
-        Value::Window(a, b) => (a, b),
-        _ => (
-            MonthDay { month: 9, day: 1 },
-            MonthDay { month: 12, day: 31 },
-        ),
-    };
-    let grace = match get("resident_grace_until") {
-        Value::OptionalDay(d) => d,
-        _ => None,
-    };
-    let exempt = match get("exempt_groups") {
-        Value::Groups(g) => g,
-        _ => [false; 6],
-    };
-    let mut subsidy = [Rate(0); 6];
-    for g in SpecialGroup::ALL {
-        subsidy[*g as usize] = rate(&format!("subsidy_ratio.{}", g.as_str()));
-    }
-    Params {
-        employee_rate: rate("employee_rate"),
-        flexible_rate: rate("flexible_rate"),
-        due_lag_months: int("due_lag_months"),
-        short_gap_max_months: int("short_gap_max_months"),
-        employer_arrears_window_months: int("employer_arrears_window_months"),
-        backpay_deadline_months: int("backpay_deadline_months"),
-        resume_employee: resume("resume_employee"),
-        resume_flexible: resume("resume_flexible"),
-        retroactive_employee: flag("retroactive_employee"),
-        retroactive_flexible: flag("retroactive_flexible"),
-        break_wait_months_employee: int("break_wait_months_employee"),
-        break_wait_months_flexible: int("break_wait_months_flexible"),
-        waiting_benefit_ratio: rate("waiting_benefit_ratio"),
-        post_break_reduced_months: int("post_break_reduced_months"),
-        post_break_benefit_ratio: rate("post_break_benefit_ratio"),
-        first_enrolment_wait_months_employee: int("first_enrolment_wait_months_employee"),
-        first_enrolment_wait_months_flexible: int("first_enrolment_wait_months_flexible"),
-        resident_contribution: money("resident_contribution"),
-        resident_window_open: open,
-        resident_window_close: close,
-        resident_grace_until: grace,
-        switch_gap_max_months: int("switch_gap_max_months"),
-        resident_wait_from: int("resident_wait_from"),
-        break_years_count_from: int("break_years_count_from"),
-        newborn_window_days: int("newborn_window_days"),
-        resident_fixed_wait_months: int("resident_fixed_wait_months"),
-        variable_free_break_years: int("variable_free_break_years"),
-        repair_floor_break_years: int("repair_floor_break_years"),
-        repair_floor_months: int("repair_floor_months"),
-        incentive_after_years: int("incentive_after_years"),
-        incentive_step: money("incentive_step"),
-        incentive_cap_ratio: rate("incentive_cap_ratio"),
-        catastrophic_cap: money("catastrophic_cap"),
-        subsidy_ratio: subsidy,
-        exempt_groups: exempt,
-        late_fee_daily_rate: rate("late_fee_daily_rate"),
-        late_fee_cap_at_principal: flag("late_fee_cap_at_principal"),
-        retirement_min_months_male: int("retirement_min_months_male"),
-        retirement_min_months_female: int("retirement_min_months_female"),
-        lump_sum_rate: rate("lump_sum_rate"),
-        min_period: match get("min_period") {
-            Value::Month(m) => m,
-            _ => Month::new(1, 1),
-        },
-        max_months_ahead: int("max_months_ahead"),
-        max_amount: money("max_amount"),
-    }
 }
 
 #[cfg(test)]

@@ -11,8 +11,10 @@ use crate::domain::{
 use crate::id::PersonId;
 
 /// One row of `person_month` (CONTRACT.md §4).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MonthRow {
+    /// Not serialized: the carry-forward state stores it once per person.
+    #[serde(skip)]
     pub person: PersonId,
     pub period: Month,
     pub scheme: Scheme,
@@ -28,8 +30,10 @@ pub struct MonthRow {
 }
 
 /// One row of `gaps` (CONTRACT.md §4).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GapRow {
+    /// Not serialized: the carry-forward state stores it once per person.
+    #[serde(skip)]
     pub person: PersonId,
     pub gap_id: i32,
     pub kind: GapKind,
@@ -48,8 +52,10 @@ pub struct GapRow {
 }
 
 /// One row of `person_status` (CONTRACT.md §4); `rules_sha256` is added by `output`.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StatusRow {
+    /// Not serialized: the carry-forward state stores it once per person.
+    #[serde(skip)]
     pub person: PersonId,
     pub gender: Gender,
     pub birth_date: Date,
@@ -78,8 +84,10 @@ pub struct StatusRow {
 }
 
 /// One row of `findings` (CONTRACT.md §4, RULES.md §6).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FindingRow {
+    /// Not serialized: the carry-forward state stores it once per person.
+    #[serde(skip)]
     pub person: PersonId,
     /// First day of the month (resident years: January).
     pub period: Month,

@@ -15,24 +15,62 @@
 //! longer in the inputs are removed by `run --incremental` once its carry-forward
 //! state is stored (see [`crate::carry`], which reads old entries).
 //!
-//! Formats (little-endian, sealed with a checksum): `.rows`: magic, build, encoding,
-//! sha256, sheet, path, counts, unknown columns, the `#SHEET` suffix of the file's
-//! name, then per value `person u64, period i32, scheme u8, payer u8, amount i64, base
-//! (u8 flag, i64), paid_on (u8 flag, i32), region u32, text u64, line u32`, then per
-//! reject `line u32, column u8 (255 = none), kind u8, message, raw`. `.raw`: magic,
-//! build, encoding, sha256, sheet, then `line u32, text` per line.
+//! Formats ([`crate::sealed`]: magic, postcard values, checksum): an [`EntryKey`]
+//! (build, encoding, sha256, sheet), then for `.rows` a [`RowsEntry`] (derived from
+//! the checked-row type, so a new column needs only a new magic), for `.raw` the map
+//! line → text. [`put_value`] / [`get_value`] are the fixed-width row format of the
+//! memory buckets' spill files ([`super::buckets`]).
 
 use super::{FileOut, LEDGER_COLUMNS, LedgerValue, Part, Rej};
-use crate::binfmt::{Reader, put_str, seal, unseal};
+use crate::binfmt::Reader;
 use crate::domain::{Date, Encoding, Fen, Month, Payer, RejectType, Scheme};
 use crate::error::{Error, Result};
 use crate::id::PersonId;
 use crate::ledger::{InputFile, InputKind};
+use crate::sealed;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-const MAGIC: &[u8; 8] = b"LFROWS4\n";
-const RAW_MAGIC: &[u8; 8] = b"LFRAW03\n";
+const MAGIC: &[u8; 8] = b"LFROWS5\n";
+const RAW_MAGIC: &[u8; 8] = b"LFRAW04\n";
+
+/// What an entry was made for (see the module docs); any difference is a miss.
+#[derive(PartialEq, Serialize, Deserialize)]
+struct EntryKey<'a> {
+    build: Cow<'a, str>,
+    encoding: u8,
+    sha256: Cow<'a, str>,
+    sheet: Cow<'a, str>,
+}
+
+/// A `.rows` entry after its key: the [`InputFile`] of the check, `#SHEET` suffix of
+/// its name, accepted values with their lines, rejects.
+#[derive(Serialize, Deserialize)]
+struct RowsEntry<'a> {
+    /// The file's name as the inputs list it (with the `#SHEET` of an Excel file).
+    path: Cow<'a, str>,
+    bytes: u64,
+    rows_read: u64,
+    rows_accepted: u64,
+    rows_rejected: u64,
+    unknown_columns: Cow<'a, [String]>,
+    suffix: Cow<'a, str>,
+    values: Cow<'a, [LedgerValue]>,
+    lines: Cow<'a, [u32]>,
+    rejects: Vec<CachedReject<'a>>,
+}
+
+/// A reject of a cached file (its column as an index of the ledger columns).
+#[derive(Serialize, Deserialize)]
+struct CachedReject<'a> {
+    line: u32,
+    column: Option<u8>,
+    kind: RejectType,
+    message: Cow<'a, str>,
+    raw: Cow<'a, str>,
+}
 
 pub(super) struct LedgerCache {
     dir: PathBuf,
@@ -75,59 +113,45 @@ impl LedgerCache {
         file: u32,
     ) -> Option<FileOut<LedgerValue>> {
         let data = std::fs::read(self.entry(sha256)).ok()?;
-        let mut r = Reader::new(unseal(&data)?);
-        self.check_header(&mut r, MAGIC, sha256)?;
-        let made_from = r.string()?;
-        let (bytes, rows_read, rows_accepted, rows_rejected) =
-            (r.u64()?, r.u64()?, r.u64()?, r.u64()?);
-        let unknown_columns = (0..r.u32()?)
-            .map(|_| r.string())
-            .collect::<Option<Vec<_>>>()?;
-        let suffix = r.string()?;
-        if path.is_some_and(|p| format!("{}{suffix}", p.display()) != made_from) {
+        let e: RowsEntry = sealed::last(self.check_key(&data, MAGIC, sha256)?)?;
+        if path.is_some_and(|p| format!("{}{}", p.display(), e.suffix) != e.path) {
             return None;
         }
-        let n = usize::try_from(r.u64()?).ok()?;
-        let mut values = Vec::with_capacity(n.min(data.len() / 40));
-        let mut lines = Vec::with_capacity(n.min(data.len() / 40));
-        for _ in 0..n {
-            values.push(get_value(&mut r)?);
-            lines.push(r.u32()?);
+        if e.values.len() != e.lines.len() {
+            return None;
         }
-        let m = r.u64()?;
-        let mut rejects = Vec::new();
-        for _ in 0..m {
-            let line = r.u32()?;
-            let column = match r.u8()? {
-                255 => None,
-                i => Some(*LEDGER_COLUMNS.get(i as usize)?),
-            };
-            let kind = *RejectType::ALL.get(r.u8()? as usize)?;
-            let (message, raw) = (r.string()?, r.string()?);
-            rejects.push(Rej {
-                file,
-                line,
-                column,
-                kind,
-                message,
-                raw,
-            });
-        }
-        r.done().then_some(())?;
+        let rejects = e
+            .rejects
+            .into_iter()
+            .map(|r| {
+                let column = match r.column {
+                    None => None,
+                    Some(i) => Some(*LEDGER_COLUMNS.get(i as usize)?),
+                };
+                Some(Rej {
+                    file,
+                    line: r.line,
+                    column,
+                    kind: r.kind,
+                    message: r.message.into_owned(),
+                    raw: r.raw.into_owned(),
+                })
+            })
+            .collect::<Option<Vec<_>>>()?;
         Some(FileOut {
             file: InputFile {
                 kind: InputKind::Ledger,
-                path: made_from,
-                bytes,
+                path: e.path.into_owned(),
+                bytes: e.bytes,
                 sha256: sha256.to_string(),
-                rows_read,
-                rows_accepted,
-                rows_rejected,
-                unknown_columns,
+                rows_read: e.rows_read,
+                rows_accepted: e.rows_accepted,
+                rows_rejected: e.rows_rejected,
+                unknown_columns: e.unknown_columns.into_owned(),
             },
             parts: vec![Part {
-                values,
-                lines,
+                values: e.values.into_owned(),
+                lines: e.lines.into_owned(),
                 faults: Vec::new(),
             }],
             rejects,
@@ -138,65 +162,82 @@ impl LedgerCache {
     /// rejects name a column outside the ledger columns is simply not cached).
     pub(super) fn store(&self, out: &FileOut<LedgerValue>, path: &Path) -> Result<()> {
         let f = &out.file;
-        let mut w = self.header(MAGIC, &f.sha256, 64 + out.accepted() * 56);
-        put_str(&mut w, &f.path);
-        for v in [f.bytes, f.rows_read, f.rows_accepted, f.rows_rejected] {
-            w.extend_from_slice(&v.to_le_bytes());
-        }
-        w.extend_from_slice(&(f.unknown_columns.len() as u32).to_le_bytes());
-        for c in &f.unknown_columns {
-            put_str(&mut w, c);
-        }
-        let name = path.display().to_string();
-        put_str(&mut w, f.path.strip_prefix(name.as_str()).unwrap_or(""));
-        w.extend_from_slice(&(out.accepted() as u64).to_le_bytes());
-        for part in &out.parts {
-            for (v, line) in part.values.iter().zip(&part.lines) {
-                put_value(&mut w, v);
-                w.extend_from_slice(&line.to_le_bytes());
-            }
-        }
-        w.extend_from_slice(&(out.rejects.len() as u64).to_le_bytes());
+        let mut rejects = Vec::with_capacity(out.rejects.len());
         for rej in &out.rejects {
             let column = match rej.column {
-                None => 255u8,
+                None => None,
                 Some(c) => match LEDGER_COLUMNS.iter().position(|x| *x == c) {
-                    Some(i) => i as u8,
+                    Some(i) => Some(i as u8),
                     None => return Ok(()),
                 },
             };
-            w.extend_from_slice(&rej.line.to_le_bytes());
-            w.push(column);
-            w.push(rej.kind as u8);
-            put_str(&mut w, &rej.message);
-            put_str(&mut w, &rej.raw);
+            rejects.push(CachedReject {
+                line: rej.line,
+                column,
+                kind: rej.kind,
+                message: Cow::Borrowed(&rej.message),
+                raw: Cow::Borrowed(&rej.raw),
+            });
         }
-        seal(&mut w);
-        crate::store::write_file_atomically(&self.entry(&f.sha256), &w)
+        let name = path.display().to_string();
+        let entry = RowsEntry {
+            path: Cow::Borrowed(&f.path),
+            bytes: f.bytes,
+            rows_read: f.rows_read,
+            rows_accepted: f.rows_accepted,
+            rows_rejected: f.rows_rejected,
+            unknown_columns: Cow::Borrowed(&f.unknown_columns),
+            suffix: Cow::Borrowed(f.path.strip_prefix(name.as_str()).unwrap_or("")),
+            values: Cow::Owned(
+                out.parts
+                    .iter()
+                    .flat_map(|p| p.values.iter().copied())
+                    .collect(),
+            ),
+            lines: Cow::Owned(
+                out.parts
+                    .iter()
+                    .flat_map(|p| p.lines.iter().copied())
+                    .collect(),
+            ),
+            rejects,
+        };
+        let data = self.write(MAGIC, &f.sha256, 64 + out.accepted() * 40, &entry)?;
+        crate::store::write_file_atomically(&self.entry(&f.sha256), &data)
     }
 
-    /// The start of an entry: magic, build, encoding, the SHA-256 of the file it is of,
-    /// the sheet asked for.
-    fn header(&self, magic: &[u8; 8], sha256: &str, capacity: usize) -> Vec<u8> {
-        let mut w = Vec::with_capacity(capacity);
-        w.extend_from_slice(magic);
-        put_str(&mut w, crate::BUILD);
-        w.push(encoding_code(self.encoding));
-        put_str(&mut w, sha256);
-        put_str(&mut w, &self.sheet);
-        w
+    /// What an entry is of: this build, encoding and sheet, the file with `sha256`.
+    fn key<'a>(&'a self, sha256: &'a str) -> EntryKey<'a> {
+        EntryKey {
+            build: Cow::Borrowed(crate::BUILD),
+            encoding: encoding_code(self.encoding),
+            sha256: Cow::Borrowed(sha256),
+            sheet: Cow::Borrowed(&self.sheet),
+        }
     }
 
-    /// Reads the start of an entry; `None` unless it was written by [`Self::header`]
+    /// A sealed entry: magic, [`EntryKey`], the value.
+    fn write<T: Serialize>(
+        &self,
+        magic: &[u8; 8],
+        sha256: &str,
+        capacity: usize,
+        value: &T,
+    ) -> Result<Vec<u8>> {
+        let fail = |e: String| Error::output(&self.dir, format!("ledger cache entry: {e}"));
+        let mut w = sealed::begin(magic, capacity);
+        sealed::put(&mut w, &self.key(sha256)).map_err(fail)?;
+        sealed::put(&mut w, value).map_err(fail)?;
+        Ok(sealed::finish(w))
+    }
+
+    /// The value bytes of an entry; `None` unless it was written by [`Self::write`]
     /// with this magic, by this build, for this encoding and sheet, of the file with
-    /// `sha256`.
-    fn check_header(&self, r: &mut Reader, magic: &[u8; 8], sha256: &str) -> Option<()> {
-        (r.take(magic.len())? == magic
-            && r.string()? == crate::BUILD
-            && r.u8()? == encoding_code(self.encoding)
-            && r.string()? == sha256
-            && r.string()? == self.sheet)
-            .then_some(())
+    /// `sha256`, and is undamaged.
+    fn check_key<'a>(&self, data: &'a [u8], magic: &[u8; 8], sha256: &str) -> Option<&'a [u8]> {
+        let mut at = sealed::open(data, magic)?;
+        let key: EntryKey = sealed::take(&mut at)?;
+        (key == self.key(sha256)).then_some(at)
     }
 
     fn raw_entry(&self, sha256: &str) -> PathBuf {
@@ -207,27 +248,15 @@ impl LedgerCache {
     pub(super) fn load_raw(&self, sha256: &str) -> BTreeMap<u32, String> {
         let read = || -> Option<BTreeMap<u32, String>> {
             let data = std::fs::read(self.raw_entry(sha256)).ok()?;
-            let mut r = Reader::new(unseal(&data)?);
-            self.check_header(&mut r, RAW_MAGIC, sha256)?;
-            let mut out = BTreeMap::new();
-            for _ in 0..r.u32()? {
-                out.insert(r.u32()?, r.string()?);
-            }
-            r.done().then_some(out)
+            sealed::last(self.check_key(&data, RAW_MAGIC, sha256)?)
         };
         read().unwrap_or_default()
     }
 
     /// Stores the raw text of these lines of the file (written atomically).
     pub(super) fn store_raw(&self, sha256: &str, raw: &BTreeMap<u32, String>) -> Result<()> {
-        let mut w = self.header(RAW_MAGIC, sha256, 64);
-        w.extend_from_slice(&(raw.len() as u32).to_le_bytes());
-        for (line, text) in raw {
-            w.extend_from_slice(&line.to_le_bytes());
-            put_str(&mut w, text);
-        }
-        seal(&mut w);
-        crate::store::write_file_atomically(&self.raw_entry(sha256), &w)
+        let data = self.write(RAW_MAGIC, sha256, 64, raw)?;
+        crate::store::write_file_atomically(&self.raw_entry(sha256), &data)
     }
 
     /// Removes the entries of files that are no longer inputs.
@@ -283,4 +312,45 @@ pub(super) fn get_value(r: &mut Reader) -> Option<LedgerValue> {
         region: r.u32()?,
         text: r.u64()?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_of_the_old_format_damaged_or_for_another_sheet_are_misses() {
+        let dir =
+            std::env::temp_dir().join(format!("ledgerflow-cache-format-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let cache = LedgerCache::new(&dir, Encoding::Utf8, None).unwrap();
+        let sha = "ab".repeat(32);
+        // Entries of the hand-written format: the old magic and its header fields.
+        for (magic, entry) in [
+            (b"LFROWS4\n", cache.entry(&sha)),
+            (b"LFRAW03\n", cache.raw_entry(&sha)),
+        ] {
+            let mut old = magic.to_vec();
+            crate::binfmt::put_str(&mut old, crate::BUILD);
+            old.push(0);
+            crate::binfmt::put_str(&mut old, &sha);
+            crate::binfmt::put_str(&mut old, "");
+            old.extend_from_slice(&[0; 16]);
+            crate::binfmt::seal(&mut old);
+            std::fs::write(entry, &old).unwrap();
+        }
+        assert!(cache.load(&sha, None, 0).is_none());
+        assert!(cache.load_raw(&sha).is_empty());
+
+        let raw = BTreeMap::from([(3u32, "a,b".to_string()), (9, "断缴,x".to_string())]);
+        cache.store_raw(&sha, &raw).unwrap();
+        assert_eq!(cache.load_raw(&sha), raw);
+        let other_sheet = LedgerCache::new(&dir, Encoding::Utf8, Some("2024")).unwrap();
+        assert!(other_sheet.load_raw(&sha).is_empty());
+        assert!(cache.load_raw(&"cd".repeat(32)).is_empty());
+        let data = std::fs::read(cache.raw_entry(&sha)).unwrap();
+        std::fs::write(cache.raw_entry(&sha), &data[..data.len() - 3]).unwrap();
+        assert!(cache.load_raw(&sha).is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

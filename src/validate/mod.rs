@@ -766,7 +766,7 @@ fn all_digits(s: &str, len: usize) -> Option<u32> {
 // ---------------------------------------------------------------------------
 
 /// A ledger row that passed the field checks.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 struct LedgerValue {
     person: PersonId,
     period: Month,
