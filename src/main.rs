@@ -353,8 +353,9 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             wait_lock,
         } => {
             start_log(log_format, false, "merge-manifests");
-            cli::merge::merge_manifests(&pipeline, out.as_deref(), as_of, shards, wait_lock)?;
-            Ok(finish(0))
+            let code =
+                cli::merge::merge_manifests(&pipeline, out.as_deref(), as_of, shards, wait_lock)?;
+            Ok(finish(code))
         }
         Command::Verify {
             pipeline,

@@ -98,9 +98,12 @@ pub fn snapshot(
         out.display()
     ));
     let totals = manifest::totals(s.inputs, s.future);
-    let quality_gate_failed = pipeline
-        .max_reject_ratio
-        .is_some_and(|max| totals.reject_ratio() > max);
+    // A shard that read a partition holds only its share of the rejects: the gate is
+    // decided by `merge-manifests` over the gathered rejects, not here.
+    let quality_gate_failed = s.partition.is_none()
+        && pipeline
+            .max_reject_ratio
+            .is_some_and(|max| totals.reject_ratio() > max);
     let mut m = manifest::build(&manifest::ManifestInput {
         as_of,
         pipeline,
@@ -206,7 +209,12 @@ pub fn merge(out: &Path, as_of: Month, count: u32) -> Result<Manifest> {
     merged
         .outputs
         .sort_by(|a, b| (table_rank(&a.table), &a.path).cmp(&(table_rank(&b.table), &b.path)));
-    merged.exit_status = parts.iter().map(|m| m.exit_status).max().unwrap_or(0);
+    // Shards that read a partition: shard 0's manifest carries the gate recounted over
+    // all shares (`partitioned::before_merge`); otherwise every shard saw every reject.
+    merged.exit_status = match first.partition {
+        Some(_) => first.exit_status,
+        None => parts.iter().map(|m| m.exit_status).max().unwrap_or(0),
+    };
     // Shards run side by side: a stage took as long as its slowest shard.
     merged.stage_timings_ms.clear();
     for m in &parts {
