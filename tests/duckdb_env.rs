@@ -10,6 +10,8 @@ use std::sync::Mutex;
 pub const DUCKDB_VERSION: &str = "1.4.1";
 #[allow(dead_code)] // benches/pipeline.rs includes this file and needs only duckdb
 pub const OPENPYXL_VERSION: &str = "3.1.5";
+#[allow(dead_code)] // only the benchmark's floor (benches/polars_floor.py) uses polars
+pub const POLARS_VERSION: &str = "2.1.0";
 
 static VENV_LOCK: Mutex<()> = Mutex::new(());
 
@@ -31,6 +33,7 @@ pub fn sh(cmd: &mut Command) -> Result<String, String> {
 }
 
 /// The python of `TARGET/duckdb-venv` with duckdb==DUCKDB_VERSION, created on first use.
+#[allow(dead_code)] // benches/pipeline.rs uses bench_python
 pub fn duckdb_python(target: &Path) -> Result<PathBuf, String> {
     venv_python(target, &[("duckdb", DUCKDB_VERSION)])
 }
@@ -42,6 +45,15 @@ pub fn test_python(target: &Path) -> Result<PathBuf, String> {
     venv_python(
         target,
         &[("duckdb", DUCKDB_VERSION), ("openpyxl", OPENPYXL_VERSION)],
+    )
+}
+
+/// The python of the same venv with polars==POLARS_VERSION too (the benchmark's floor).
+#[allow(dead_code)]
+pub fn bench_python(target: &Path) -> Result<PathBuf, String> {
+    venv_python(
+        target,
+        &[("duckdb", DUCKDB_VERSION), ("polars", POLARS_VERSION)],
     )
 }
 
