@@ -37,7 +37,7 @@ fn read_file(path: &Path) -> IoResult<Sums> {
                 .decimal()
                 .map_err(err(path))?
                 .physical()
-                .into_iter()
+                .iter()
                 .flatten()
                 .sum::<i128>();
         } else if DATES.contains(&name) {
@@ -45,22 +45,17 @@ fn read_file(path: &Path) -> IoResult<Sums> {
                 .date()
                 .map_err(err(path))?
                 .physical()
-                .into_iter()
+                .iter()
                 .flatten()
                 .map(i64::from)
                 .sum::<i64>();
         } else if DOUBLES.contains(&name) {
-            s.base += col
-                .f64()
-                .map_err(err(path))?
-                .into_iter()
-                .flatten()
-                .sum::<f64>();
+            s.base += col.f64().map_err(err(path))?.iter().flatten().sum::<f64>();
         } else {
             s.string_bytes += col
                 .str()
                 .map_err(err(path))?
-                .into_iter()
+                .iter()
                 .flatten()
                 .map(|v| v.len() as u64)
                 .sum::<u64>();
