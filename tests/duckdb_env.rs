@@ -12,6 +12,8 @@ pub const DUCKDB_VERSION: &str = "1.4.1";
 pub const OPENPYXL_VERSION: &str = "3.1.5";
 #[allow(dead_code)]
 pub const KUBERNETES_VALIDATE_VERSION: &str = "1.37.0";
+#[allow(dead_code)] // only the benchmark's floor (benches/polars_floor.py) uses polars
+pub const POLARS_VERSION: &str = "2.1.0";
 
 static VENV_LOCK: Mutex<()> = Mutex::new(());
 
@@ -33,6 +35,7 @@ pub fn sh(cmd: &mut Command) -> Result<String, String> {
 }
 
 /// The python of `TARGET/duckdb-venv` with duckdb==DUCKDB_VERSION, created on first use.
+#[allow(dead_code)] // benches/pipeline.rs uses bench_python
 pub fn duckdb_python(target: &Path) -> Result<PathBuf, String> {
     venv_python(target, &[("duckdb", DUCKDB_VERSION)])
 }
@@ -54,6 +57,15 @@ pub fn k8s_python(target: &Path) -> Result<PathBuf, String> {
     venv_python(
         target,
         &[("kubernetes_validate", KUBERNETES_VALIDATE_VERSION)],
+    )
+}
+
+/// The python of the same venv with polars==POLARS_VERSION too (the benchmark's floor).
+#[allow(dead_code)]
+pub fn bench_python(target: &Path) -> Result<PathBuf, String> {
+    venv_python(
+        target,
+        &[("duckdb", DUCKDB_VERSION), ("polars", POLARS_VERSION)],
     )
 }
 
