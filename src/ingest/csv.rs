@@ -504,6 +504,8 @@ pub(super) fn read_csv(
         sha256: String::new(),
         header,
         columns,
+        typed: Vec::new(),
+        wanted: Vec::new(),
         lines,
         parse_errors,
         unknown_columns,

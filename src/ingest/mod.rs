@@ -64,7 +64,7 @@ pub struct ParseError {
     pub raw: String,
 }
 
-/// One input file as string columns.
+/// One input file as columns: text, or (Parquet) a column in its stored type.
 pub struct Table {
     pub path: PathBuf,
     pub format: Format,
@@ -74,9 +74,15 @@ pub struct Table {
     pub sha256: String,
     /// Header names, trimmed and lowercased, in file order.
     pub header: Vec<String>,
-    /// The requested columns, in request order; `None` when the file lacks one.
-    /// Each present column is one chunk of `height()` values; null = empty.
+    /// The requested columns read as text, in request order; `None` when the file
+    /// lacks one or holds it in [`Table::typed`]. Each present column is one chunk of
+    /// `height()` values; null = empty.
     pub columns: Vec<Option<StringChunked>>,
+    /// Parquet: the requested columns kept in their stored type (DATE, DECIMAL, an
+    /// integer as `Int64`, DOUBLE), one chunk each; empty for CSV and Excel.
+    typed: Vec<Option<Column>>,
+    /// The requested column names (Parquet), for the text of typed values.
+    wanted: Vec<String>,
     /// 1-based line of each row (CSV: the physical line a record starts on, header =
     /// line 1; Parquet: row index + 1; Excel: the sheet row).
     pub lines: Vec<u32>,
@@ -104,9 +110,68 @@ impl Table {
         (self.lines.len() + self.parse_errors.len()) as u64
     }
 
-    /// A column by request index, as an array view (`None` when the file lacks it).
+    /// A text column by request index, as an array view (`None` when the file lacks
+    /// it or holds it typed).
     pub fn column(&self, idx: usize) -> Option<&StrArray> {
         self.columns.get(idx)?.as_ref()?.downcast_get(0)
+    }
+
+    /// Whether the file has the requested column `idx` (as text or typed).
+    pub fn has_column(&self, idx: usize) -> bool {
+        self.columns.get(idx).is_some_and(Option::is_some)
+            || self.typed.get(idx).is_some_and(Option::is_some)
+    }
+
+    /// A column by request index as a view of its cells: text, or the stored type of
+    /// a typed Parquet column (`None` when the file lacks it).
+    pub fn cells(&self, idx: usize) -> Option<Cells<'_>> {
+        if let Some(a) = self.column(idx) {
+            return Some(Cells::Text(a));
+        }
+        let col = self.typed.get(idx)?.as_ref()?;
+        let cells = match col.dtype() {
+            DataType::Date => Cells::Days(col.date().ok()?.physical().downcast_get(0)?),
+            DataType::Decimal(_, _) => {
+                let d = col.decimal().ok()?;
+                Cells::Decimal(d.physical().downcast_get(0)?, d.scale())
+            }
+            DataType::Int64 => Cells::Int(col.i64().ok()?.downcast_get(0)?),
+            DataType::Float64 => Cells::Float(col.f64().ok()?.downcast_get(0)?),
+            _ => return None,
+        };
+        Some(cells)
+    }
+
+    /// Turns the typed column `idx` into text (what a reader that cannot use its type
+    /// checks); a text or absent column stays as it is.
+    pub fn typed_to_text(&mut self, idx: usize) -> Result<()> {
+        let Some(col) = self.typed.get_mut(idx).and_then(Option::take) else {
+            return Ok(());
+        };
+        let is_period = self.wanted.get(idx).is_some_and(|w| w == "period");
+        let text = parquet::text_of(&col, is_period).map_err(|e| {
+            Error::input(
+                &self.path,
+                format!("column {}: cannot read as text: {e}", col.name()),
+            )
+        })?;
+        self.columns[idx] = Some(text);
+        Ok(())
+    }
+
+    /// The text of one cell as a text column would hold it (`""` for null or absent):
+    /// for a typed value, only that value is formatted.
+    pub fn cell_text(&self, idx: usize, row: usize) -> String {
+        if let Some(a) = self.column(idx) {
+            return a.get(row).unwrap_or("").to_string();
+        }
+        match self.typed.get(idx) {
+            Some(Some(col)) => {
+                let is_period = self.wanted.get(idx).is_some_and(|w| w == "period");
+                parquet::cell_text(col, row, is_period)
+            }
+            _ => String::new(),
+        }
     }
 
     /// The sheet read from a workbook (`None` for CSV and Parquet).
@@ -134,6 +199,60 @@ impl Table {
             .map(|&r| self.lines.get(r).copied().unwrap_or(0))
             .collect();
         self.source.raw_for_lines(&lines)
+    }
+}
+
+/// The arrow arrays behind typed columns.
+pub type DaysArray = <Int32Type as PolarsDataType>::Array;
+pub type DecimalArray = <Int128Type as PolarsDataType>::Array;
+pub type IntArray = <Int64Type as PolarsDataType>::Array;
+pub type FloatArray = <Float64Type as PolarsDataType>::Array;
+
+/// A requested column as a view of its cells.
+#[derive(Clone, Copy)]
+pub enum Cells<'a> {
+    Text(&'a StrArray),
+    /// DATE (a DATETIME by its day).
+    Days(&'a DaysArray),
+    /// DECIMAL with this scale.
+    Decimal(&'a DecimalArray, usize),
+    /// Any integer type but UINT64.
+    Int(&'a IntArray),
+    /// DOUBLE.
+    Float(&'a FloatArray),
+}
+
+/// One cell of a requested column.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Cell<'a> {
+    /// Null, or a row past the column's end.
+    Null,
+    Text(&'a str),
+    /// Days since 1970-01-01.
+    Days(i32),
+    /// The unscaled value and the scale of a DECIMAL.
+    Decimal(i128, usize),
+    Int(i64),
+    Float(f64),
+}
+
+impl<'a> Cells<'a> {
+    /// Row `row` (`Cell::Null` past the end).
+    pub fn get(&self, row: usize) -> Cell<'a> {
+        // Every arrow array's `get` checks validity but not bounds.
+        macro_rules! at {
+            ($a:expr) => {
+                if row < $a.len() { $a.get(row) } else { None }
+            };
+        }
+        let cell = match *self {
+            Cells::Text(a) => at!(a).map(Cell::Text),
+            Cells::Days(a) => at!(a).map(Cell::Days),
+            Cells::Decimal(a, scale) => at!(a).map(|v| Cell::Decimal(v, scale)),
+            Cells::Int(a) => at!(a).map(Cell::Int),
+            Cells::Float(a) => at!(a).map(Cell::Float),
+        };
+        cell.unwrap_or(Cell::Null)
     }
 }
 

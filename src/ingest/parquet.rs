@@ -1,4 +1,5 @@
-//! Parquet: the wanted columns of a file, as text.
+//! Parquet: the wanted columns of a file, strings as text and dates, decimals,
+//! integers and doubles in their stored types (see [`super::Cells`]).
 
 use super::{Format, Source, Table, match_header, normalise_name, single_chunk};
 use crate::error::{Error, Result};
@@ -109,6 +110,7 @@ pub(super) fn read_parquet(path: &Path, data: &[u8], wanted: &[&str]) -> Result<
         ));
     }
     let mut columns: Vec<Option<StringChunked>> = vec![None; wanted.len()];
+    let mut typed: Vec<Option<Column>> = vec![None; wanted.len()];
     for (w, idx) in found.iter().enumerate() {
         if let Some(&idx) = idx.as_ref() {
             // The frame holds only the wanted columns, in file order.
@@ -119,24 +121,16 @@ pub(super) fn read_parquet(path: &Path, data: &[u8], wanted: &[&str]) -> Result<
                     format!("column {}: missing from the Parquet reader", header[idx]),
                 )
             })?;
-            let mut ca = column_as_text(col).map_err(|e| {
+            let cannot = |e: PolarsError| {
                 Error::input(
                     path,
                     format!("column {}: cannot read as text: {e}", header[idx]),
                 )
-            })?;
-            // A `period` stored as DATE (as our own outputs store it) is the month of
-            // its first day; any other day stays a full date and is a BAD_PERIOD.
-            if wanted[w] == "period"
-                && matches!(col.dtype(), DataType::Date | DataType::Datetime(_, _))
-            {
-                ca = ca
-                    .iter()
-                    .map(|v| v.map(|t| t.strip_suffix("-01").filter(|m| m.len() == 7).unwrap_or(t)))
-                    .collect::<StringChunked>()
-                    .with_name(ca.name().clone());
+            };
+            match stored_type(col).map_err(cannot)? {
+                Some(t) => typed[w] = Some(t),
+                None => columns[w] = Some(text_of(col, wanted[w] == "period").map_err(cannot)?),
             }
-            columns[w] = Some(ca);
         }
     }
     let last = u32::try_from(height).map_err(|_| Error::input(path, "file has too many rows"))?;
@@ -147,6 +141,8 @@ pub(super) fn read_parquet(path: &Path, data: &[u8], wanted: &[&str]) -> Result<
         sha256: String::new(),
         header,
         columns,
+        typed,
+        wanted: wanted.iter().map(|w| w.to_string()).collect(),
         lines: (1..=last).collect(),
         parse_errors: Vec::new(),
         unknown_columns,
@@ -154,31 +150,89 @@ pub(super) fn read_parquet(path: &Path, data: &[u8], wanted: &[&str]) -> Result<
     })
 }
 
-/// Row `line - 1` of every column, as text, joined with `,`.
+/// A column kept in its stored type, as one chunk: DATE (a DATETIME by its day),
+/// DECIMAL, integers (as `Int64`) and DOUBLE; `None` for every other type (strings
+/// and the rest are read as text).
+fn stored_type(col: &Column) -> PolarsResult<Option<Column>> {
+    let one_chunk = |c: Column| if c.n_chunks() > 1 { c.rechunk() } else { c };
+    Ok(match col.dtype() {
+        DataType::Date | DataType::Decimal(_, _) | DataType::Float64 => {
+            Some(one_chunk(col.clone()))
+        }
+        DataType::Datetime(_, _) => Some(one_chunk(col.cast(&DataType::Date)?)),
+        DataType::Int64 => Some(one_chunk(col.clone())),
+        // Every other integer widens to `Int64` without loss.
+        t if t.is_integer() && !matches!(t, DataType::UInt64 | DataType::Int128) => {
+            Some(one_chunk(col.strict_cast(&DataType::Int64)?))
+        }
+        _ => None,
+    })
+}
+
+/// A column as the text it is checked as: [`column_as_text`], and for `period`
+/// (`is_period`) a DATE on the 1st of a month as that month: our own outputs store
+/// `period` as a DATE; any other day stays a full date and is a BAD_PERIOD.
+pub(super) fn text_of(col: &Column, is_period: bool) -> PolarsResult<StringChunked> {
+    let ca = column_as_text(col)?;
+    if !(is_period && matches!(col.dtype(), DataType::Date | DataType::Datetime(_, _))) {
+        return Ok(ca);
+    }
+    Ok(ca
+        .iter()
+        .map(|v| v.map(|t| t.strip_suffix("-01").filter(|m| m.len() == 7).unwrap_or(t)))
+        .collect::<StringChunked>()
+        .with_name(ca.name().clone()))
+}
+
+/// The text of row `row` of a column, as [`text_of`] gives it (`""` for null):
+/// only that value is formatted.
+pub(super) fn cell_text(col: &Column, row: usize, is_period: bool) -> String {
+    if row >= col.len() {
+        return String::new();
+    }
+    text_of(&col.slice(row as i64, 1), is_period)
+        .ok()
+        .and_then(|c| c.get(0).map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// Row `line - 1` of every column, as text, joined with `,`. A few rows format only
+/// their own values; many rows format the columns once.
 pub(super) fn parquet_raw_for_lines(df: &DataFrame, lines: &[u32]) -> Vec<String> {
+    let join = |row: usize, value: &dyn Fn(usize, usize) -> Option<String>| {
+        let mut s = String::new();
+        for i in 0..df.width() {
+            if i > 0 {
+                s.push(',');
+            }
+            if let Some(v) = value(i, row) {
+                s.push_str(&v);
+            }
+        }
+        s
+    };
+    let rows = lines.iter().map(|&line| (line as usize).wrapping_sub(1));
+    if lines.len().saturating_mul(64) < df.height() {
+        let cell = |i: usize, row: usize| {
+            let c = &df.columns()[i];
+            (row < c.len())
+                .then(|| column_as_text(&c.slice(row as i64, 1)).ok())
+                .flatten()
+                .and_then(|t| t.get(0).map(str::to_string))
+        };
+        return rows.map(|row| join(row, &cell)).collect();
+    }
     let cols: Vec<Option<StringChunked>> = df
         .columns()
         .iter()
         .map(|c| column_as_text(c).ok())
         .collect();
-    lines
-        .iter()
-        .map(|&line| {
-            let row = (line as usize).wrapping_sub(1);
-            let mut s = String::new();
-            for (i, c) in cols.iter().enumerate() {
-                if i > 0 {
-                    s.push(',');
-                }
-                if let Some(v) = c
-                    .as_ref()
-                    .filter(|c| row < c.len())
-                    .and_then(|c| c.get(row))
-                {
-                    s.push_str(v);
-                }
-            }
-            s
-        })
-        .collect()
+    let cell = |i: usize, row: usize| {
+        cols[i]
+            .as_ref()
+            .filter(|c| row < c.len())
+            .and_then(|c| c.get(row))
+            .map(str::to_string)
+    };
+    rows.map(|row| join(row, &cell)).collect()
 }

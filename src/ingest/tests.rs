@@ -37,11 +37,10 @@ impl Drop for TempDir {
 
 const WANTED: &[&str] = &["a", "b", "c"];
 
+/// Column `i` as text (a typed Parquet column as the text it is checked as).
 fn col(t: &Table, i: usize) -> Vec<String> {
-    let arr = t.column(i).unwrap();
-    (0..arr.len())
-        .map(|r| arr.get(r).unwrap_or("").to_string())
-        .collect()
+    assert!(t.has_column(i));
+    (0..t.height()).map(|r| t.cell_text(i, r)).collect()
 }
 
 #[test]
@@ -69,6 +68,32 @@ fn wildcard_matching() {
     assert!(!m("a*b*c", "axxbyy"));
     assert!(m("账本*.csv", "账本一月.csv"));
     assert!(!m("*.csv", "x.csv.bak"));
+}
+
+/// What keeps the hand-written matcher (docs/decisions.md): a name that is not UTF-8
+/// (a GBK file name) is matched, `[` is literal, and a hidden name is matched by a
+/// pattern starting with a dot.
+#[cfg(unix)]
+#[test]
+fn patterns_match_gbk_names_literal_brackets_and_dotted_hidden_names() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = temp_dir("discover-names");
+    let gbk = std::ffi::OsStr::from_bytes(b"\xd5\xcb\xb1\xbe.csv"); // 账本.csv in GBK
+    for name in [gbk, ".hidden.csv".as_ref(), "ledger[1].csv".as_ref()] {
+        std::fs::write(dir.join(name), "x").unwrap();
+    }
+    assert_eq!(
+        discover(&dir.join("*.csv")).unwrap(),
+        [dir.join("ledger[1].csv"), dir.join(gbk)]
+    );
+    assert_eq!(
+        discover(&dir.join(".*.csv")).unwrap(),
+        [dir.join(".hidden.csv")]
+    );
+    assert_eq!(
+        discover(&dir.join("ledger[1]*")).unwrap(),
+        [dir.join("ledger[1].csv")]
+    );
 }
 
 #[test]
@@ -421,7 +446,7 @@ fn parquet_unknown_struct_and_list_columns_are_not_read() {
 }
 
 #[test]
-fn parquet_typed_columns_become_text() {
+fn parquet_typed_columns_keep_their_types_and_text() {
     let dir = temp_dir("parquet");
     let f = dir.join("t.parquet");
     let days = Int32Chunked::from_vec("c".into(), vec![20108, 20109])
@@ -450,12 +475,25 @@ fn parquet_typed_columns_become_text() {
     let t = read_table(&f, Encoding::Utf8, &["a", "b", "c", "d", "e"]).unwrap();
     assert_eq!(t.format, Format::Parquet);
     assert_eq!(t.lines, [1, 2]);
+    // Kept in their stored types, one chunk each.
+    assert!(matches!(t.cells(0), Some(Cells::Int(a)) if a.len() == 2));
+    assert!(matches!(t.cells(1), Some(Cells::Float(_))));
+    assert!(matches!(t.cells(2), Some(Cells::Days(_))));
+    assert!(matches!(t.cells(3), Some(Cells::Decimal(_, 2))));
+    assert!(matches!(t.cells(4), Some(Cells::Decimal(_, 4))));
+    assert_eq!(t.cells(2).map(|c| c.get(1)), Some(Cell::Days(20109)));
+    assert_eq!(t.cells(3).map(|c| c.get(1)), Some(Cell::Decimal(5, 2)));
+    assert_eq!(t.cells(3).map(|c| c.get(2)), Some(Cell::Null));
     assert_eq!(col(&t, 0), ["202501", "7"]);
     assert_eq!(col(&t, 1), ["800.0", "12.5"]);
     assert_eq!(col(&t, 2), ["2025-01-20", "2025-01-21"]);
     assert_eq!(col(&t, 3), ["800.00", "0.05"]);
     assert_eq!(col(&t, 4), ["800.00", "0.005"]);
     assert_eq!(t.raw_rows(&[1]), ["7,12.5,2025-01-21,0.05,0.005"]);
+    let mut t = t;
+    t.typed_to_text(3).unwrap();
+    assert!(matches!(t.cells(3), Some(Cells::Text(_))));
+    assert_eq!(col(&t, 3), ["800.00", "0.05"]);
     std::fs::write(&f, b"PAR1 not really PAR1").unwrap();
     assert!(read_table(&f, Encoding::Utf8, &["a"]).is_err());
 }

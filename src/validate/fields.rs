@@ -1,22 +1,31 @@
 //! One field of a row: its text, the faults it can have and their messages.
 
 use super::MAX_SHOWN_CHARS;
-use crate::domain::{Date, Fen, RejectType};
+use crate::domain::{Date, Fen, Month, RejectType};
 use crate::id::PersonId;
 
-/// One field of a row: the column is absent from the file, or its trimmed text
-/// (empty for an empty or null value).
+/// One field of a row: the column is absent from the file, its trimmed text (empty
+/// for an empty or null value), or a typed Parquet value decoded without text
+/// ([`super::typed`]). A typed value is always one the check of its text accepts, with
+/// the same result; a row that fails with a typed value is checked again as text, so
+/// every reject message quotes the text (see [`super::file`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(super) enum Field<'a> {
     Absent,
     Value(&'a str),
+    Date(Date),
+    Month(Month),
+    Fen(Fen),
+    /// A fixed-width digit code (`region`, `year`).
+    Code(u32),
 }
 
 impl<'a> Field<'a> {
+    /// The text of a text field (`""` for an absent or typed one).
     pub(super) fn text(self) -> &'a str {
         match self {
-            Field::Absent => "",
             Field::Value(s) => s,
+            _ => "",
         }
     }
 }
@@ -73,7 +82,7 @@ pub(super) fn missing(column: &'static str, f: Field) -> Option<Fault> {
             RejectType::MissingValue,
             format!("{column} is empty"),
         )),
-        Field::Value(_) => None,
+        _ => None,
     }
 }
 
@@ -109,6 +118,38 @@ pub(super) fn optional_date(column: &'static str, s: &str) -> Result<Option<Date
         Ok(None)
     } else {
         date(column, s).map(Some)
+    }
+}
+
+/// [`money`] of a field.
+pub(super) fn money_of(column: &'static str, f: Field, positive: bool) -> Result<Fen, Fault> {
+    match f {
+        Field::Fen(v) => Ok(v),
+        f => money(column, f.text(), positive),
+    }
+}
+
+/// [`date`] of a field.
+pub(super) fn date_of(column: &'static str, f: Field) -> Result<Date, Fault> {
+    match f {
+        Field::Date(d) => Ok(d),
+        f => date(column, f.text()),
+    }
+}
+
+/// [`optional_date`] of a field.
+pub(super) fn optional_date_of(column: &'static str, f: Field) -> Result<Option<Date>, Fault> {
+    match f {
+        Field::Date(d) => Ok(Some(d)),
+        f => optional_date(column, f.text()),
+    }
+}
+
+/// [`all_digits`] of a field.
+pub(super) fn digits_of(f: Field, len: usize) -> Option<u32> {
+    match f {
+        Field::Code(v) => Some(v),
+        f => all_digits(f.text(), len),
     }
 }
 

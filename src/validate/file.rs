@@ -1,9 +1,10 @@
 //! Reading one file and checking its rows in parallel ranges.
 
+use super::typed::{self, Want};
 use super::{CHUNK_ROWS, Fault, Field, MAX_COLUMNS, Rej, fault};
 use crate::domain::{Encoding, RejectType};
 use crate::error::{Error, Result};
-use crate::ingest::{self, StrArray};
+use crate::ingest::{self, Cell, Cells};
 use crate::ledger::{InputFile, InputKind};
 use rayon::prelude::*;
 use std::path::Path;
@@ -36,13 +37,38 @@ pub(super) fn read_file<V: Send>(
     columns: &'static [&'static str],
     check: fn(&[Field]) -> Result<V, Fault>,
 ) -> Result<FileOut<V>> {
-    let table = ingest::read_table_sheet(path, encoding, sheet, columns)?;
+    read_file_as(path, file, kind, (encoding, sheet), columns, check, true)
+}
+
+/// [`read_file`]; with `use_types` false every typed Parquet column is read as text (what
+/// the typed reading must equal).
+pub(super) fn read_file_as<V: Send>(
+    path: &Path,
+    file: u32,
+    kind: InputKind,
+    (encoding, sheet): (Encoding, Option<&str>),
+    columns: &'static [&'static str],
+    check: fn(&[Field]) -> Result<V, Fault>,
+    use_types: bool,
+) -> Result<FileOut<V>> {
+    let mut table = ingest::read_table_sheet(path, encoding, sheet, columns)?;
+    let n = columns.len().min(MAX_COLUMNS);
+    let wants: Vec<Want> = columns[..n].iter().map(|c| typed::want_of(c)).collect();
+    // Typed columns this check cannot read as they are are read as text.
+    for (i, &want) in wants.iter().enumerate() {
+        if table.cells(i).is_some_and(|c| {
+            !(matches!(c, Cells::Text(_)) || use_types && typed::decodes(want, &c))
+        }) {
+            table.typed_to_text(i)?;
+        }
+    }
+    let table = table;
     let cell_faults = table.cell_faults();
     // A file with text but no row, whose only line names none of the columns, is not
     // an empty month: it is the wrong file or one line of data without a header.
     if table.rows_read() == 0
         && !table.header.iter().all(String::is_empty)
-        && table.columns.iter().all(Option::is_none)
+        && (0..columns.len()).all(|i| !table.has_column(i))
     {
         return Err(Error::input(
             path,
@@ -53,12 +79,35 @@ pub(super) fn read_file<V: Send>(
             ),
         ));
     }
-    let cols: Vec<Option<&StrArray>> = (0..columns.len().min(MAX_COLUMNS))
-        .map(|i| table.column(i))
+    let cols: Vec<Option<Cells>> = (0..n).map(|i| table.cells(i)).collect();
+    let present: Vec<bool> = (0..n).map(|i| table.has_column(i)).collect();
+    let is_typed: Vec<bool> = cols
+        .iter()
+        .map(|c| c.is_some_and(|c| !matches!(c, Cells::Text(_))))
         .collect();
-    let present: Vec<bool> = (0..cols.len())
-        .map(|i| table.columns.get(i).is_some_and(Option::is_some))
-        .collect();
+    // A row's check on the text of its typed cells (only those values are
+    // formatted), for rows the typed fields do not settle: the same faults and
+    // messages as a text column gives.
+    let check_as_text = |row: usize, fields: &[Field]| {
+        let texts: Vec<String> = (0..n)
+            .map(|i| {
+                if is_typed[i] {
+                    table.cell_text(i, row)
+                } else {
+                    String::new()
+                }
+            })
+            .collect();
+        let mut as_text = [Field::Absent; MAX_COLUMNS];
+        for i in 0..n {
+            as_text[i] = if is_typed[i] {
+                Field::Value(texts[i].trim())
+            } else {
+                fields[i]
+            };
+        }
+        check(&as_text[..n])
+    };
     let height = table.height();
     let ranges: Vec<(usize, usize)> = (0..height)
         .step_by(CHUNK_ROWS)
@@ -74,11 +123,20 @@ pub(super) fn read_file<V: Send>(
             };
             let mut fields = [Field::Absent; MAX_COLUMNS];
             for row in start..end {
+                let (mut typed_row, mut unsettled) = (false, false);
                 for (i, col) in cols.iter().enumerate() {
-                    fields[i] = match col {
-                        Some(a) if row < a.len() => Field::Value(a.get(row).unwrap_or("").trim()),
-                        _ if present[i] => Field::Value(""),
-                        _ => Field::Absent,
+                    fields[i] = match col.map(|c| c.get(row)) {
+                        Some(Cell::Text(s)) => Field::Value(s.trim()),
+                        Some(Cell::Null) => Field::Value(""),
+                        Some(cell) => {
+                            typed_row = true;
+                            typed::decode(wants[i], cell).unwrap_or_else(|| {
+                                unsettled = true;
+                                Field::Absent
+                            })
+                        }
+                        None if present[i] => Field::Value(""),
+                        None => Field::Absent,
                     };
                 }
                 let first_fault = cell_faults.partition_point(|f| f.row < row);
@@ -88,7 +146,11 @@ pub(super) fn read_file<V: Send>(
                         f.kind,
                         f.message.clone(),
                     )),
-                    None => check(&fields[..cols.len()]),
+                    None if unsettled => check_as_text(row, &fields[..n]),
+                    None => match check(&fields[..n]) {
+                        Err(_) if typed_row => check_as_text(row, &fields[..n]),
+                        r => r,
+                    },
                 };
                 match result {
                     Ok(v) => {

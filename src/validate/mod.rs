@@ -24,6 +24,7 @@ mod file;
 mod plausible;
 mod reading;
 mod schema;
+mod typed;
 
 pub use plausible::Plausibility;
 

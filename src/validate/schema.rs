@@ -55,7 +55,7 @@ pub(super) fn check_ledger(f: &[Field]) -> Result<LedgerValue, Fault> {
                     ),
                 ));
             }
-            Field::Value(_) => {}
+            _ => {}
         }
     }
     if paid_on == Field::Absent {
@@ -65,7 +65,11 @@ pub(super) fn check_ledger(f: &[Field]) -> Result<LedgerValue, Fault> {
 
     let person = person(person_id.text())?;
     let period_text = period.text();
-    let period = Month::parse(period_text).ok_or_else(|| {
+    let period = match period {
+        Field::Month(m) => Some(m),
+        f => Month::parse(f.text()),
+    };
+    let period = period.ok_or_else(|| {
         fault(
             "period",
             RejectType::BadPeriod,
@@ -86,15 +90,15 @@ pub(super) fn check_ledger(f: &[Field]) -> Result<LedgerValue, Fault> {
         .ok_or_else(|| bad_enum("scheme", scheme.text(), codes(Scheme::ALL, Scheme::as_str)))?;
     let payer = Payer::parse(payer.text())
         .ok_or_else(|| bad_enum("payer", payer.text(), codes(Payer::ALL, Payer::as_str)))?;
-    let amount = money("amount", amount.text(), true)?;
+    let amount = money_of("amount", amount, true)?;
     // A resident row's base is checked when given but not kept (LedgerRows::base).
-    let base = match base.text() {
-        "" => None,
-        s => Some(money("base", s, false)?).filter(|_| scheme.is_employee_family()),
+    let base = match base {
+        Field::Absent | Field::Value("") => None,
+        f => Some(money_of("base", f, false)?).filter(|_| scheme.is_employee_family()),
     };
-    let paid_on = optional_date("paid_on", paid_on.text())?;
+    let paid_on = optional_date_of("paid_on", paid_on)?;
     let region_text = region.text();
-    let region = all_digits(region_text, 6).ok_or_else(|| {
+    let region = digits_of(region, 6).ok_or_else(|| {
         fault(
             "region",
             RejectType::BadRegion,
@@ -150,8 +154,8 @@ pub(super) fn check_registry(f: &[Field]) -> Result<RegistryValue, Fault> {
             codes(SpecialGroup::ALL, SpecialGroup::as_str),
         )
     })?;
-    let from = date("valid_from", valid_from.text())?;
-    let to = optional_date("valid_to", valid_to.text())?;
+    let from = date_of("valid_from", valid_from)?;
+    let to = optional_date_of("valid_to", valid_to)?;
     if let Some(to) = to
         && to < from
     {
@@ -190,16 +194,14 @@ pub(super) fn check_claim(f: &[Field]) -> Result<ClaimValue, Fault> {
         ("fund_paid", fund_paid),
     ])?;
     let person = person(person_id.text())?;
-    let year = all_digits(year.text(), 4)
-        .filter(|&y| y > 0)
-        .ok_or_else(|| {
-            fault(
-                "year",
-                RejectType::BadPeriod,
-                format!("year {} is not a 4-digit year", show(year.text())),
-            )
-        })? as i32;
-    let fund_paid = money("fund_paid", fund_paid.text(), false)?;
+    let year = digits_of(year, 4).filter(|&y| y > 0).ok_or_else(|| {
+        fault(
+            "year",
+            RejectType::BadPeriod,
+            format!("year {} is not a 4-digit year", show(year.text())),
+        )
+    })? as i32;
+    let fund_paid = money_of("fund_paid", fund_paid, false)?;
     Ok(ClaimValue {
         person,
         year,

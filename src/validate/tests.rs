@@ -749,3 +749,237 @@ fn speed_one_million_rows() {
     );
     assert_eq!(inputs.ledger.len(), n);
 }
+
+/// The same ledger as CSV and as typed Parquet (DuckDB: `amount` DECIMAL(18,2), `base`
+/// DOUBLE, `paid_on` DATE, `region` INTEGER, `scheme` and `payer` dictionary-encoded
+/// strings) gives the same rows and the same rejects, raw text included.
+#[test]
+fn typed_parquet_ledger_reads_as_the_same_ledger_as_csv() {
+    let dir = temp_dir("v-typed-ledger");
+    for (sub, name, bytes) in [
+        (
+            "csv",
+            "ledger.csv",
+            &include_bytes!("../../tests/data/typed_ledger.csv")[..],
+        ),
+        (
+            "parquet",
+            "ledger.parquet",
+            &include_bytes!("../../tests/data/typed_ledger.parquet")[..],
+        ),
+    ] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+        std::fs::write(dir.join(sub).join(name), bytes).unwrap();
+    }
+    let csv = read_ledger(&dir.join("csv"));
+    let pq = read_ledger(&dir.join("parquet"));
+    let (a, b) = (&csv.ledger, &pq.ledger);
+    assert_eq!(a.len(), 15);
+    assert_eq!(a.person, b.person);
+    assert_eq!(a.period, b.period);
+    assert_eq!(a.scheme, b.scheme);
+    assert_eq!(a.payer, b.payer);
+    assert_eq!(a.amount, b.amount);
+    assert_eq!(a.base, b.base);
+    assert_eq!(a.paid_on, b.paid_on);
+    assert_eq!(a.region, b.region);
+    // CSV line 1 is the header; Parquet line 1 the first row.
+    assert_eq!(a.line, b.line.iter().map(|l| l + 1).collect::<Vec<_>>());
+    assert_eq!(a.base[12], None);
+    assert_eq!(a.paid_on[13], None);
+    assert_eq!(a.amount[0], Fen(264_216));
+    assert_eq!(a.base[0], Some(Fen(2_642_156)));
+    let rejects = |i: &Inputs| -> Vec<(u64, String, String, String)> {
+        i.rejects
+            .iter()
+            .map(|r| {
+                (
+                    r.line,
+                    r.error_type.to_string(),
+                    r.message.replace("line 11", "line 10"),
+                    r.raw.clone(),
+                )
+            })
+            .collect()
+    };
+    let expected = [
+        (
+            16,
+            "BAD_REGION",
+            "region \"37020\" is not a 6-digit division code",
+        ),
+        (17, "BAD_AMOUNT", "amount \"0.00\" must be greater than 0"),
+        (18, "DUPLICATE_ROW", "exact duplicate of line 10"),
+    ];
+    let got = rejects(&pq);
+    assert_eq!(
+        got.iter()
+            .map(|r| (r.0, r.1.as_str(), r.2.as_str()))
+            .collect::<Vec<_>>(),
+        expected
+    );
+    assert_eq!(
+        got[0].3,
+        "370203196809022599,2025-11,employee,employer,2642.16,26421.56,2025-11-16,37020,\
+         913702002414824832,t16"
+    );
+    // The raw text of a DOUBLE is its shortest form (`10395.0` for `10395.00`).
+    let shifted: Vec<_> = rejects(&csv)
+        .into_iter()
+        .map(|(l, k, m, raw)| (l - 1, k, m, raw.replace("10395.00", "10395.0")))
+        .collect();
+    assert_eq!(shifted, got);
+}
+
+fn write_parquet(path: &Path, cols: Vec<Column>) {
+    let mut df = DataFrame::new_infer_height(cols).unwrap();
+    ParquetWriter::new(std::fs::File::create(path).unwrap())
+        .finish(&mut df)
+        .unwrap();
+}
+
+/// One typed Parquet ledger row per amount (all else good).
+fn typed_amount_ledger(dir: &Path, amount: Column) -> Inputs {
+    let n = amount.len();
+    let s = |name: &str, v: &str| Column::new(name.into(), vec![v.to_string(); n]);
+    std::fs::create_dir_all(dir).unwrap();
+    write_parquet(
+        &dir.join("a.parquet"),
+        vec![
+            s("person_id", "370202198503120113"),
+            s("period", "2025-01"),
+            s("scheme", "employee"),
+            s("payer", "employer"),
+            amount,
+            Column::new("base".into(), vec![8000.0f64; n]),
+            s("paid_on", "2025-01-20"),
+            Column::new("region".into(), vec![370_200i32; n]),
+        ],
+    );
+    read_ledger(dir)
+}
+
+#[test]
+fn typed_decimal_with_more_places_or_out_of_range_is_a_bad_amount() {
+    let dir = temp_dir("v-typed-decimal");
+    let four = Int128Chunked::from_vec("amount".into(), vec![8_000_050, 8_000_000, 1])
+        .into_decimal(18, 4)
+        .unwrap()
+        .into_column();
+    let inputs = typed_amount_ledger(&dir.join("four"), four);
+    assert_eq!(inputs.ledger.amount, [Fen(80_000)]);
+    let got: Vec<(u64, String, String)> = inputs
+        .rejects
+        .iter()
+        .map(|r| (r.line, r.error_type.to_string(), r.message.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                1,
+                "BAD_AMOUNT".to_string(),
+                "amount \"800.005\" has 3 decimal places, at most 2 are allowed".to_string()
+            ),
+            (
+                3,
+                "BAD_AMOUNT".to_string(),
+                "amount \"0.0001\" has 4 decimal places, at most 2 are allowed".to_string()
+            ),
+        ]
+    );
+    assert!(
+        inputs.rejects[0].raw.contains(",800.005,"),
+        "{}",
+        inputs.rejects[0].raw
+    );
+    // 16 integer digits: more than any amount Fen::parse reads.
+    let wide = Int128Chunked::from_vec(
+        "amount".into(),
+        vec![100_000_000_000_000_000, 99_999_999_999_999_999],
+    )
+    .into_decimal(38, 2)
+    .unwrap()
+    .into_column();
+    let inputs = typed_amount_ledger(&dir.join("wide"), wide);
+    assert_eq!(
+        inputs.ledger.amount,
+        [Fen(99_999_999_999_999_999)].repeat(0)
+    );
+    assert_eq!(
+        reject_table(&inputs),
+        ["1,amount,BAD_AMOUNT", "2,amount,BAD_AMOUNT"]
+    );
+    assert_eq!(
+        inputs.rejects[0].message,
+        "amount \"1000000000000000.00\" has 16 integer digits: too many digits, above the \
+         ceiling max_amount of the rule file"
+    );
+}
+
+#[test]
+fn typed_date_columns_with_nulls() {
+    let dir = temp_dir("v-typed-date-null");
+    let jan = |d: u32| Some(Date::from_ymd(2025, 1, d).0);
+    let days = |name: &str, v: &[Option<i32>]| {
+        Int32Chunked::from_slice_options(name.into(), v)
+            .into_date()
+            .into_column()
+    };
+    let s = |name: &str, v: &str| Column::new(name.into(), vec![v.to_string(); 3]);
+    std::fs::create_dir_all(dir.join("l")).unwrap();
+    write_parquet(
+        &dir.join("l/a.parquet"),
+        vec![
+            s("person_id", "370202198503120113"),
+            days(
+                "period",
+                &[jan(1), None, Some(Date::from_ymd(2025, 2, 1).0)],
+            ),
+            s("scheme", "employee"),
+            s("payer", "employer"),
+            s("amount", "800"),
+            s("base", "8000"),
+            days("paid_on", &[jan(20), jan(21), None]),
+            s("region", "370200"),
+        ],
+    );
+    let inputs = read_ledger(&dir.join("l"));
+    // A null DATE is an empty value: a missing period, an unpaid row.
+    assert_eq!(reject_table(&inputs), ["2,period,MISSING_VALUE"]);
+    assert_eq!(inputs.rejects[0].message, "period is empty");
+    assert_eq!(
+        inputs.rejects[0].raw,
+        "370202198503120113,,employee,employer,800,8000,2025-01-21,370200"
+    );
+    let l = &inputs.ledger;
+    assert_eq!(l.period, [Month::new(2025, 1), Month::new(2025, 2)]);
+    assert_eq!(l.paid_on, [jan(20).map(Date), None]);
+    assert_eq!(l.line, [1, 3]);
+    // A registry's null valid_from is missing, a null valid_to open.
+    write_parquet(
+        &dir.join("sg.parquet"),
+        vec![
+            Column::new("person_id".into(), vec!["370202198503120113"; 2]),
+            Column::new("group".into(), vec!["dibao"; 2]),
+            days("valid_from", &[jan(1), None]),
+            days("valid_to", &[None, jan(31)]),
+        ],
+    );
+    let inputs = read_inputs(
+        &dir.join("l"),
+        Some(&dir.join("sg.parquet")),
+        None,
+        Encoding::Utf8,
+    )
+    .unwrap();
+    assert_eq!(inputs.registry.valid_from, [Date(jan(1).unwrap())]);
+    assert_eq!(inputs.registry.valid_to, [None]);
+    let sg: Vec<String> = inputs
+        .rejects
+        .iter()
+        .filter(|r| r.source_file.ends_with("sg.parquet"))
+        .map(|r| format!("{},{},{}", r.line, r.error_type, r.message))
+        .collect();
+    assert_eq!(sg, ["2,MISSING_VALUE,valid_from is empty"]);
+}
