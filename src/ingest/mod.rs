@@ -1,10 +1,10 @@
-//! Input files → tables of string columns (CONTRACT.md §2), plus the line of every row.
+//! Input files → tables of columns (CONTRACT.md §2), plus the line of every row.
 //!
 //! This module knows file formats, not rules: it finds the input files
-//! ([`discover`]), reads one file into a [`Table`] of `String` columns
-//! ([`read_table`]) and can give back the text of chosen rows for `rejects.raw`
-//! ([`Table::raw_rows`], [`raw_records`]). Typing and checking the values is
-//! `validate`'s job.
+//! ([`discover`]), reads one file into a [`Table`] of `String` columns, Parquet
+//! DATE / DECIMAL / integer / DOUBLE columns kept in their stored type ([`Cells`])
+//! ([`read_table`]), and can give back the text of chosen rows for `rejects.raw`
+//! ([`Table::raw_rows`], [`raw_records`]). Checking the values is `validate`'s job.
 //!
 //! CSV is read in two steps. A quote-aware pre-scan over the (decoded) bytes finds
 //! every record, its first physical line and its field count; records that cannot be
