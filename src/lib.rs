@@ -1,7 +1,7 @@
 //! ledgerflow: contribution ledgers → per-person medical-insurance entitlement tables.
 //!
 //! The modules follow the data's way through the pipeline (STYLE.md):
-//! `config` (pipeline + rule files) → `ingest` (files → string columns) →
+//! `config` (pipeline + rule files) → `ingest` (files → text or typed columns) →
 //! `validate` (rows → accepted columns | rejects) → `engine` (per person, pure) →
 //! `output` (columns → Parquet partitions, atomically) → `manifest`.
 //! `run` is the run engine (plan → parts → stage → commit) every run mode goes

@@ -170,6 +170,8 @@ pub(super) fn read_excel(
         sha256: String::new(),
         header,
         columns,
+        typed: Vec::new(),
+        wanted: Vec::new(),
         lines,
         parse_errors: Vec::new(),
         unknown_columns,
