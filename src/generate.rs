@@ -268,27 +268,6 @@ fn employer_id(rng: &mut Rng, region: &str) -> String {
 // Identities
 // ---------------------------------------------------------------------------
 
-const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-const CHECK: [u8; 11] = *b"10X98765432";
-
-/// The GB 11643 check character of 17 digits.
-fn check_char(body: &[u8]) -> u8 {
-    let sum: u32 = body
-        .iter()
-        .zip(WEIGHTS)
-        .map(|(c, w)| (c - b'0') as u32 * w)
-        .sum();
-    CHECK[(sum % 11) as usize]
-}
-
-pub(crate) fn make_id(id_region: u32, birth: Date, seq: u32) -> String {
-    let (y, m, d) = birth.ymd();
-    let mut s = format!("{id_region:06}{y:04}{m:02}{d:02}{seq:03}");
-    let c = check_char(s.as_bytes());
-    s.push(c as char);
-    s
-}
-
 /// A fresh valid ID (unique within the run) for someone born on `birth`.
 fn unique_id(rng: &mut Rng, city: &[u32], birth: Date, used: &mut HashSet<u64>) -> String {
     loop {
@@ -298,7 +277,7 @@ fn unique_id(rng: &mut Rng, city: &[u32], birth: Date, used: &mut HashSet<u64>) 
             *rng.pick(&ORIGINS)
         };
         let seq = rng.below(1000) as u32;
-        let id = make_id(region, birth, seq);
+        let id = crate::id::compose(region, birth, seq);
         if let Ok(p) = PersonId::parse(&id)
             && used.insert(p.0)
         {
@@ -1321,9 +1300,11 @@ mod tests {
 
     #[test]
     fn generated_ids_follow_gb11643() {
-        let id = make_id(110105, Date::from_ymd(1949, 12, 31), 2);
+        let id = crate::id::compose(110105, Date::from_ymd(1949, 12, 31), 2);
         assert_eq!(id, "11010519491231002X");
-        assert!(PersonId::parse(&make_id(370202, Date::from_ymd(1985, 3, 12), 11)).is_ok());
+        assert!(
+            PersonId::parse(&crate::id::compose(370202, Date::from_ymd(1985, 3, 12), 11)).is_ok()
+        );
     }
 
     #[test]

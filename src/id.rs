@@ -12,7 +12,7 @@ const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 const CHECK: [u8; 11] = [1, 0, 10, 9, 8, 7, 6, 5, 4, 3, 2];
 
 /// (`Default`, 0, is no valid ID: it only stands in for the person of a stored row
-/// until its record fills it in, see [`crate::carry`].)
+/// of the carry-forward state until its record fills it in.)
 #[derive(
     Clone,
     Copy,
@@ -46,6 +46,23 @@ impl IdError {
             IdError::CheckCharacter => "ID number check character does not match (GB 11643)",
         }
     }
+}
+
+/// The 18-character ID of division `id_region`, born on `birth`, with sequence number
+/// `seq` (0–999) and its check character: how `generate` and the tests make IDs.
+pub fn compose(id_region: u32, birth: Date, seq: u32) -> String {
+    let (y, m, d) = birth.ymd();
+    let mut s = format!("{id_region:06}{y:04}{m:02}{d:02}{seq:03}");
+    let sum: u32 = s
+        .bytes()
+        .zip(WEIGHTS)
+        .map(|(c, w)| (c - b'0') as u32 * w)
+        .sum();
+    s.push(match CHECK[(sum % 11) as usize] {
+        10 => 'X',
+        v => char::from(b'0' + v),
+    });
+    s
 }
 
 impl PersonId {

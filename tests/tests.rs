@@ -6,6 +6,7 @@ mod duckdb_env;
 mod excel;
 mod fuzz;
 mod hardening;
+mod layers;
 mod operate;
 mod partition;
 mod privacy;

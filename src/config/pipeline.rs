@@ -57,7 +57,7 @@ pub struct Pipeline {
     pub max_reject_ratio: Option<f64>,
     pub pseudonymize: bool,
     /// `[privacy] state_dir`: the private folder (mode 0700, outside `out_dir`) for the
-    /// working files that hold raw IDs (see [`crate::privacy::state_dirs`]).
+    /// working files that hold raw IDs (the privacy module's `state_dirs` lays it out).
     pub state_dir: Option<PathBuf>,
 }
 

@@ -33,7 +33,7 @@ pub use crate::partition::part_of as bucket_of;
 
 /// A spill folder, removed with everything in it when dropped: on success, on an
 /// error and on a panic alike (a killed run's is removed by the next run, see
-/// [`crate::privacy::state_dirs`] and [`crate::output::clean_leftovers`]).
+/// [`crate::privacy::state_dirs`] and [`crate::store`]'s sweep).
 struct SpillDir(PathBuf);
 
 impl Drop for SpillDir {

@@ -13,7 +13,7 @@
 //! Excel file); any mismatch or damage is a miss (the file is read again), so an entry
 //! copied or renamed under another file's name is never used. Entries of files no
 //! longer in the inputs are removed by `run --incremental` once its carry-forward
-//! state is stored (see [`crate::carry`], which reads old entries).
+//! state is stored (the carry-forward step reads old entries).
 //!
 //! Formats ([`crate::sealed`]: magic, postcard values, checksum): an [`EntryKey`]
 //! (build, encoding, sha256, sheet), then for `.rows` a [`RowsEntry`] (derived from

@@ -42,7 +42,7 @@ fn read_ledger(path: &Path) -> Inputs {
 fn implausible_periods_dates_births_and_amounts_are_rejected() {
     let dir = temp_dir("v-plausible");
     let p = "370202198503120113";
-    let unborn = crate::generate::make_id(370202, Date::from_ymd(2099, 1, 1), 11);
+    let unborn = crate::id::compose(370202, Date::from_ymd(2099, 1, 1), 11);
     let ledger = format!(
         "{HEADER}
 {p},2025-01,employee,employer,800.00,8000.00,2025-01-20,370200
