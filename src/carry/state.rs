@@ -5,6 +5,7 @@
 //! the engine's row types (a new column needs no codec change, only a new magic).
 
 use super::FilePeople;
+use crate::domain::Month;
 use crate::engine::{Batch, FindingRow, GapRow, MonthRow, StatusRow};
 use crate::error::{Error, Result};
 use crate::id::PersonId;
@@ -13,19 +14,28 @@ use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::path::Path;
 
-const MAGIC: &[u8; 8] = b"LFCARRY3";
+const MAGIC: &[u8; 8] = b"LFCARRY4";
 
 /// The start of a state: the context it was made in and the files of its run.
 #[derive(Serialize, Deserialize)]
 struct Header<'a> {
     context: Cow<'a, str>,
     files: Cow<'a, [FilePeople]>,
+    /// How many months, gaps, status and finding rows the records hold (the merge
+    /// reserves room for them once).
+    rows: [u64; 4],
 }
 
-/// One person's results; the rows leave their `person` out (it is this one).
+/// One person's results; the rows leave their `person` out (it is this one), the months
+/// also their `period` and `region`, stored beside them as columns: periods as steps
+/// (one byte for the next month), regions as runs (once while it stays the same).
 #[derive(Serialize, Deserialize)]
 struct Record<'a> {
     person: PersonId,
+    #[serde(with = "sealed::steps")]
+    periods: Cow<'a, [i32]>,
+    #[serde(with = "sealed::runs")]
+    regions: Cow<'a, [u32]>,
     months: Cow<'a, [MonthRow]>,
     gaps: Cow<'a, [GapRow]>,
     status: Cow<'a, [StatusRow]>,
@@ -33,25 +43,35 @@ struct Record<'a> {
 }
 
 impl Record<'_> {
-    /// Appends the rows to `out`, each with the record's person.
-    fn append_to(self, out: &mut Batch) {
-        fn rows<T: Clone>(rows: Cow<'_, [T]>, out: &mut Vec<T>, set: impl Fn(&mut T)) {
-            out.extend(rows.into_owned().into_iter().map(|mut r| {
-                set(&mut r);
+    /// Appends the rows to `out`, each with the record's person (and period); `None` if
+    /// the periods do not match the months (a damaged state).
+    fn append_to(self, out: &mut Batch) -> Option<()> {
+        fn rows<T: Clone>(rows: Cow<'_, [T]>, out: &mut Vec<T>, set: impl Fn(usize, &mut T)) {
+            out.extend(rows.into_owned().into_iter().enumerate().map(|(i, mut r)| {
+                set(i, &mut r);
                 r
             }));
         }
-        let p = self.person;
-        rows(self.months, &mut out.months, |r| r.person = p);
-        rows(self.gaps, &mut out.gaps, |r| r.person = p);
-        rows(self.status, &mut out.status, |r| r.person = p);
-        rows(self.findings, &mut out.findings, |r| r.person = p);
+        let (p, periods, regions) = (self.person, &self.periods, &self.regions);
+        if periods.len() != self.months.len() || regions.len() != self.months.len() {
+            return None;
+        }
+        rows(self.months, &mut out.months, |i, r| {
+            r.person = p;
+            r.period = Month(periods[i]);
+            r.region = regions[i];
+        });
+        rows(self.gaps, &mut out.gaps, |_, r| r.person = p);
+        rows(self.status, &mut out.status, |_, r| r.person = p);
+        rows(self.findings, &mut out.findings, |_, r| r.person = p);
+        Some(())
     }
 }
 
 /// A state read back: its files and its per-person records (not yet decoded).
 pub struct State {
     pub files: Vec<FilePeople>,
+    rows: [u64; 4],
     data: Vec<u8>,
     /// Where the records start in `data`.
     records: usize,
@@ -71,6 +91,7 @@ impl State {
         let files = header.files.into_owned();
         Some(State {
             files,
+            rows: header.rows,
             data,
             records,
         })
@@ -82,14 +103,24 @@ impl State {
         let mut at = self
             .data
             .get(self.records..self.data.len().checked_sub(8)?)?;
-        let mut out = Batch::default();
+        // Room for the stored rows and the fresh ones; a stored row takes a byte or
+        // more, so a damaged count cannot reserve more than the file can hold.
+        let room = |i: usize, fresh: usize| {
+            usize::try_from(self.rows[i]).map_or(at.len(), |n| n.min(at.len())) + fresh
+        };
+        let mut out = Batch {
+            months: Vec::with_capacity(room(0, fresh.months.len())),
+            gaps: Vec::with_capacity(room(1, fresh.gaps.len())),
+            status: Vec::with_capacity(room(2, fresh.status.len())),
+            findings: Vec::with_capacity(room(3, fresh.findings.len())),
+        };
         let mut fresh = Fresh::new(fresh);
         let mut carried = 0u64;
         while !at.is_empty() {
             let record: Record = sealed::take(&mut at)?;
             fresh.move_before(record.person, &mut out);
             if touched.binary_search(&record.person).is_err() {
-                record.append_to(&mut out);
+                record.append_to(&mut out)?;
                 carried += 1;
             }
         }
@@ -104,11 +135,19 @@ pub fn store(path: &Path, context: &str, files: &[FilePeople], batch: &Batch) ->
     let header = Header {
         context: Cow::Borrowed(context),
         files: Cow::Borrowed(files),
+        rows: [
+            &batch.months.len(),
+            &batch.gaps.len(),
+            &batch.status.len(),
+            &batch.findings.len(),
+        ]
+        .map(|n| *n as u64),
     };
-    let capacity = 64 + batch.months.len() * 24 + batch.status.len() * 64;
+    let capacity = 64 + batch.months.len() * 16 + batch.status.len() * 64;
     let mut w = sealed::begin(MAGIC, capacity);
     sealed::put(&mut w, &header).map_err(fail)?;
     let (mut m, mut g, mut s, mut f) = (0usize, 0usize, 0usize, 0usize);
+    let (mut periods, mut regions) = (Vec::new(), Vec::new());
     loop {
         let next = [
             batch.months.get(m).map(|x| x.person),
@@ -126,9 +165,16 @@ pub fn store(path: &Path, context: &str, files: &[FilePeople], batch: &Batch) ->
         let g1 = end(g, batch.gaps.len(), &|i| batch.gaps[i].person);
         let s1 = end(s, batch.status.len(), &|i| batch.status[i].person);
         let f1 = end(f, batch.findings.len(), &|i| batch.findings[i].person);
+        let months = &batch.months[m..m1];
+        periods.clear();
+        periods.extend(months.iter().map(|x| x.period.0));
+        regions.clear();
+        regions.extend(months.iter().map(|x| x.region));
         let record = Record {
             person,
-            months: Cow::Borrowed(&batch.months[m..m1]),
+            periods: Cow::Borrowed(&periods),
+            regions: Cow::Borrowed(&regions),
+            months: Cow::Borrowed(months),
             gaps: Cow::Borrowed(&batch.gaps[g..g1]),
             status: Cow::Borrowed(&batch.status[s..s1]),
             findings: Cow::Borrowed(&batch.findings[f..f1]),
@@ -181,7 +227,7 @@ mod tests {
     use super::*;
     use crate::carry::clean_leftovers;
     use crate::domain::{
-        Benefit, Date, Fen, FindingCode, GapKind, GapState, Gender, Month, Payer, Reason, Scheme,
+        Benefit, Date, Fen, FindingCode, GapKind, GapState, Gender, Payer, Reason, Scheme,
         SpecialGroup,
     };
     use crate::ledger::InputKind;
@@ -355,19 +401,74 @@ mod tests {
         let d = dir("old-format");
         let path = d.join("results.state");
         store(&path, "ctx", &[], &batch()).unwrap();
-        let mut data = std::fs::read(&path).unwrap();
-        // The same bytes under the magic of the hand-written format, sealed again.
-        data.truncate(data.len() - 8);
-        data[..8].copy_from_slice(b"LFCARRY2");
-        crate::binfmt::seal(&mut data);
-        std::fs::write(&path, &data).unwrap();
-        assert!(State::load(&path, "ctx").is_none());
+        let data = std::fs::read(&path).unwrap();
+        // The same bytes under the magic of the hand-written format and of the first
+        // derived one (rows with their periods, ratios as 8 bytes), sealed again.
+        for old in [b"LFCARRY2", b"LFCARRY3"] {
+            let mut data = data[..data.len() - 8].to_vec();
+            data[..8].copy_from_slice(old);
+            crate::binfmt::seal(&mut data);
+            std::fs::write(&path, &data).unwrap();
+            assert!(State::load(&path, "ctx").is_none());
+        }
         // Well-sealed bytes that are no state: a miss, never a panic.
         let mut junk = MAGIC.to_vec();
         junk.extend_from_slice(&[0xff; 40]);
         crate::binfmt::seal(&mut junk);
         std::fs::write(&path, &junk).unwrap();
         assert!(State::load(&path, "ctx").is_none());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_record_whose_columns_do_not_match_its_rows_is_a_miss() {
+        let d = dir("columns");
+        let path = d.join("results.state");
+        let months = batch().months;
+        let mut w = sealed::begin(MAGIC, 0);
+        let header = Header {
+            context: "ctx".into(),
+            files: Cow::Borrowed(&[]),
+            rows: [3, 0, 0, 0],
+        };
+        sealed::put(&mut w, &header).unwrap();
+        let record = Record {
+            person: PersonId(1),
+            periods: Cow::Borrowed(&[1, 2]),
+            regions: Cow::Borrowed(&[1, 1, 1]),
+            months: Cow::Borrowed(&months[..3]),
+            gaps: Cow::Borrowed(&[]),
+            status: Cow::Borrowed(&[]),
+            findings: Cow::Borrowed(&[]),
+        };
+        sealed::put(&mut w, &record).unwrap();
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(&path, sealed::finish(w)).unwrap();
+        let state = State::load(&path, "ctx").unwrap();
+        assert!(state.merge(Batch::default(), &[]).is_none());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn two_years_of_paid_months_take_a_few_bytes_each() {
+        let d = dir("size");
+        let path = d.join("results.state");
+        let months = (0..24)
+            .map(|i| month(1, Month(24_290 + i), 370200, 1.0, Some(20_300 + 30 * i)))
+            .collect();
+        let one = |months| Batch {
+            months,
+            gaps: Vec::new(),
+            status: Vec::new(),
+            findings: Vec::new(),
+        };
+        store(&path, "ctx", &[], &one(Vec::new())).unwrap();
+        let empty = std::fs::metadata(&path).unwrap().len();
+        store(&path, "ctx", &[], &one(months)).unwrap();
+        let per_month = (std::fs::metadata(&path).unwrap().len() - empty) / 24;
+        // 14: flags and codes a byte each, paid_on 4, ratio 2, the period's step 1 (rows
+        // with their period, region and an 8-byte ratio took 25).
+        assert!(per_month <= 14, "{per_month} bytes a month");
         let _ = std::fs::remove_dir_all(&d);
     }
 }

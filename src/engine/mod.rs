@@ -16,14 +16,19 @@ pub struct MonthRow {
     /// Not serialized: the carry-forward state stores it once per person.
     #[serde(skip)]
     pub person: PersonId,
+    /// Not serialized: the carry-forward state stores the periods beside the rows.
+    #[serde(skip)]
     pub period: Month,
     pub scheme: Scheme,
+    /// Not serialized: the carry-forward state stores the regions beside the rows.
+    #[serde(skip)]
     pub region: u32,
     pub paid: bool,
     pub paid_on: Option<Date>,
     pub on_time: bool,
     pub special_group: Option<SpecialGroup>,
     pub benefit: Benefit,
+    #[serde(with = "crate::sealed::float")]
     pub benefit_ratio: f64,
     pub reason: Reason,
     pub gap_id: Option<i32>,
@@ -63,6 +68,7 @@ pub struct StatusRow {
     pub scheme: Scheme,
     pub special_group: Option<SpecialGroup>,
     pub benefit: Benefit,
+    #[serde(with = "crate::sealed::float")]
     pub benefit_ratio: f64,
     pub benefits_from: Option<Date>,
     pub first_period: Month,
