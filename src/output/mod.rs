@@ -159,14 +159,9 @@ mod tests {
         assert_eq!(KeyMode::Raw.mask(raw), raw);
     }
 
-    /// A table larger than a row group is written chunk by chunk; under pseudonyms
-    /// the rows are reordered by key across chunks. The file must hold every row once,
-    /// in key order, each person's months in period order.
-    #[test]
-    fn large_tables_are_written_in_key_order_row_group_by_row_group() {
+    /// `people` persons with `months` months each, a region of three and a gap per month.
+    fn month_batch(people: usize, months: usize) -> Batch {
         use crate::domain::{Benefit, Reason, Scheme};
-        let months = 60;
-        let people = (2 * ROW_GROUP + ROW_GROUP / 2) / months + 1;
         let mut batch = Batch::default();
         for p in 0..people as u64 {
             for m in 0..months as i32 {
@@ -186,25 +181,82 @@ mod tests {
                 });
             }
         }
+        batch
+    }
+
+    /// Stages the `person_month` table of `batch` under `dir`.
+    fn stage_months(dir: &Path, batch: &Batch, keys: &KeyMode) -> (PathBuf, OutputFile) {
+        let to = Target {
+            out: dir,
+            as_of: Month(2025 * 12 + 11),
+            tables: &[OutputTable::PersonMonth],
+            keys,
+            rules_sha256: "",
+        };
+        let file = "part-00000.parquet";
+        stage_table(&to, OutputTable::PersonMonth, dir, file, batch, &[]).expect("write")
+    }
+
+    /// The low-cardinality text columns go out dictionary-encoded yet stay plain
+    /// strings (DuckDB VARCHAR), and the manifest's size and SHA-256, taken while the
+    /// file is written, are those of the file on disk.
+    #[test]
+    fn text_columns_are_dictionary_encoded_strings_and_the_digest_is_the_files() {
+        let dir = std::env::temp_dir().join(format!("ledgerflow-dict-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let batch = month_batch(50, 60);
+        let (path, written) = stage_months(&dir, &batch, &KeyMode::Raw);
+        let bytes = std::fs::read(&path).expect("read back");
+        assert_eq!(written.bytes, bytes.len() as u64);
+        assert_eq!(written.sha256, crate::digest::sha256_hex(&bytes));
+        let mut reader = ParquetReader::new(File::open(&path).expect("open"));
+        let text = [
+            "person_key",
+            "scheme",
+            "region",
+            "special_group",
+            "benefit",
+            "reason",
+        ];
+        let schema = reader.schema().expect("schema");
+        for name in text {
+            let field = schema.get(name).expect("column");
+            assert!(
+                matches!(
+                    field.dtype,
+                    polars::prelude::ArrowDataType::Utf8View
+                        | polars::prelude::ArrowDataType::LargeUtf8
+                ),
+                "{name}: {:?}",
+                field.dtype
+            );
+        }
+        let meta = reader.get_metadata().expect("metadata").clone();
+        assert_eq!(meta.row_groups.len(), 1);
+        for column in meta.row_groups[0].parquet_columns() {
+            let name = column.descriptor().path_in_schema[0].as_str();
+            if text.contains(&name) {
+                assert!(
+                    column.dictionary_page_offset().is_some(),
+                    "{name} is not dictionary-encoded"
+                );
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A table larger than a row group is written chunk by chunk; under pseudonyms
+    /// the rows are reordered by key across chunks. The file must hold every row once,
+    /// in key order, each person's months in period order.
+    #[test]
+    fn large_tables_are_written_in_key_order_row_group_by_row_group() {
+        let months = 60;
+        let people = (2 * ROW_GROUP + ROW_GROUP / 2) / months + 1;
+        let batch = month_batch(people, months);
         let dir = std::env::temp_dir().join(format!("ledgerflow-output-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let keys = KeyMode::Pseudonym(b"secret".to_vec());
-        let to = Target {
-            out: &dir,
-            as_of: Month(2025 * 12 + 11),
-            tables: &[OutputTable::PersonMonth],
-            keys: &keys,
-            rules_sha256: "",
-        };
-        let (path, written) = stage_table(
-            &to,
-            OutputTable::PersonMonth,
-            &dir,
-            "part-00000.parquet",
-            &batch,
-            &[],
-        )
-        .expect("write");
+        let (path, written) = stage_months(&dir, &batch, &keys);
         assert_eq!(written.rows, (people * months) as u64);
         let df = ParquetReader::new(File::open(&path).expect("open"))
             .finish()

@@ -1,5 +1,6 @@
 //! One part file staged: row groups built and encoded one at a time, zstd with
-//! statistics, fsynced, with its manifest entry (size, SHA-256).
+//! statistics, fsynced, with its manifest entry (size, SHA-256, both taken from the
+//! bytes as they are written, so the file is never read back or held whole).
 
 use super::KeyMode;
 use super::keys::RowKeys;
@@ -8,7 +9,9 @@ use crate::error::{Error, Result};
 use crate::id::PersonId;
 use crate::store::{OutputFile, fsync_dir, io_err, partition_dir};
 use polars::prelude::*;
+use sha2::{Digest, Sha256};
 use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 /// Rows per Parquet row group (DuckDB's and polars' streaming default).
@@ -55,7 +58,8 @@ impl Staged<'_> {
         let staged = dir.join(self.part);
         let parquet_err =
             |e: PolarsError| Error::output(&staged, format!("cannot write Parquet: {e}"));
-        let mut file = File::create(&staged).map_err(io_err(&staged, "cannot create"))?;
+        let file = File::create(&staged).map_err(io_err(&staged, "cannot create"))?;
+        let mut file = Hashing::new(file);
         let chunk = |start: usize| -> Result<DataFrame> {
             let end = (start + ROW_GROUP).min(n);
             let sel: Vec<IdxSize> = match order {
@@ -68,7 +72,9 @@ impl Staged<'_> {
         let writer = ParquetWriter::new(&mut file)
             .with_compression(ParquetCompression::Zstd(None))
             .with_statistics(StatisticsOptions::full())
-            .with_row_group_size(Some(ROW_GROUP));
+            .with_row_group_size(Some(ROW_GROUP))
+            // The columns of a row group are encoded and compressed side by side.
+            .set_parallel(true);
         if n <= ROW_GROUP {
             writer.finish(&mut first).map_err(parquet_err)?;
         } else {
@@ -96,18 +102,53 @@ impl Staged<'_> {
             })?;
             batched.finish().map_err(parquet_err)?;
         }
-        file.sync_all().map_err(io_err(&staged, "cannot sync"))?;
-        drop(file);
-        let bytes = std::fs::read(&staged).map_err(io_err(&staged, "cannot read back"))?;
+        let (bytes, sha256) = file.finish().map_err(io_err(&staged, "cannot write"))?;
         fsync_dir(&dir)?;
         let (table, as_of, part) = (self.table, self.as_of, self.part);
         let written = OutputFile {
             table: table.to_string(),
             path: format!("{table}/as_of={as_of}/{part}"),
             rows: n as u64,
-            bytes: bytes.len() as u64,
-            sha256: crate::digest::sha256_hex(&bytes),
+            bytes,
+            sha256,
         };
         Ok((staged, written))
+    }
+}
+
+/// A buffered file that counts and hashes the bytes written to it.
+struct Hashing {
+    out: BufWriter<File>,
+    sha: Sha256,
+    bytes: u64,
+}
+
+impl Hashing {
+    fn new(file: File) -> Self {
+        Hashing {
+            out: BufWriter::with_capacity(1 << 20, file),
+            sha: Sha256::new(),
+            bytes: 0,
+        }
+    }
+
+    /// Flushes and fsyncs the file; returns its size and lowercase hex SHA-256.
+    fn finish(self) -> std::io::Result<(u64, String)> {
+        let file = self.out.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        Ok((self.bytes, crate::digest::hex(&self.sha.finalize())))
+    }
+}
+
+impl Write for Hashing {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.sha.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
     }
 }
