@@ -122,9 +122,11 @@ impl Batch {
 pub mod employee;
 pub mod resident;
 pub mod rows;
+mod sort;
 pub mod special;
 
 pub use rows::{GroupInterval, ParamSource, PersonRows};
+pub use sort::sort_for_engine;
 
 use employee::EmployeeHistory;
 use resident::{OtherCoverage, ResidentHistory};
@@ -437,69 +439,6 @@ fn zero_claim_years(
         y -= 1;
     }
     n
-}
-
-/// Sorts accepted rows for the engine — by person, period, `paid_on` (declarations
-/// last), then input order — and returns the sorted rows with each person's range.
-/// Takes the rows by value so that each column is freed as soon as it is sorted.
-/// A stable sort on the input index makes the result independent of thread count.
-pub fn sort_for_engine(
-    rows: crate::ledger::LedgerRows,
-) -> (crate::ledger::LedgerRows, Vec<std::ops::Range<usize>>) {
-    use rayon::prelude::*;
-    // Materialised keys sort far faster than a comparator gathering from 4 columns:
-    // (person, period then paid_on with declarations last, input index).
-    let mut keys: Vec<(u64, u64, u32)> = (0..rows.len())
-        .into_par_iter()
-        .with_min_len(1 << 14)
-        .map(|i| {
-            let paid = rows.paid_on[i].map_or(u32::MAX, |d| (d.0 as i64 - i32::MIN as i64) as u32);
-            let period = (rows.period[i].0 as i64 - i32::MIN as i64) as u64;
-            (rows.person[i].0, period << 32 | paid as u64, i as u32)
-        })
-        .collect();
-    keys.par_sort_unstable();
-    let order: Vec<u32> = keys.into_iter().map(|k| k.2).collect();
-    // Column by column, each input column freed once gathered: one column's extra
-    // memory instead of a second copy of the rows.
-    fn gather<T: Copy + Send + Sync>(order: &[u32], v: Vec<T>) -> Vec<T> {
-        order.par_iter().map(|&i| v[i as usize]).collect()
-    }
-    let crate::ledger::LedgerRows {
-        person,
-        period,
-        scheme,
-        payer,
-        amount,
-        base,
-        paid_on,
-        region,
-        file,
-        line,
-    } = rows;
-    let sorted = crate::ledger::LedgerRows {
-        person: gather(&order, person),
-        period: gather(&order, period),
-        scheme: gather(&order, scheme),
-        payer: gather(&order, payer),
-        amount: gather(&order, amount),
-        base: gather(&order, base),
-        paid_on: gather(&order, paid_on),
-        region: gather(&order, region),
-        file: gather(&order, file),
-        line: gather(&order, line),
-    };
-    let mut ranges = Vec::new();
-    let mut lo = 0;
-    while lo < sorted.len() {
-        let mut hi = lo + 1;
-        while hi < sorted.len() && sorted.person[hi] == sorted.person[lo] {
-            hi += 1;
-        }
-        ranges.push(lo..hi);
-        lo = hi;
-    }
-    (sorted, ranges)
 }
 
 #[cfg(test)]

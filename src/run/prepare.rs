@@ -114,10 +114,7 @@ pub fn prepare(inputs: &mut Inputs) -> Prepared {
             claims: c0..ci,
         });
     }
-    let mut regions: Vec<u32> = rows.region.clone();
-    regions.extend(gpersons.iter().map(|p| p.id_region()));
-    regions.sort_unstable();
-    regions.dedup();
+    let regions = distinct_regions(&rows.region, gpersons.iter().map(|p| p.id_region()));
     let claims_given = inputs.files.iter().any(|f| f.kind == InputKind::Claims);
     Prepared {
         rows,
@@ -127,6 +124,21 @@ pub fn prepare(inputs: &mut Inputs) -> Prepared {
         claims_given,
         regions,
     }
+}
+
+/// The distinct regions of the rows and of `more`, ascending. A person's rows are
+/// together and mostly of one region, so only a change of region is looked up (no
+/// sorted copy of the whole column).
+fn distinct_regions(rows: &[u32], more: impl Iterator<Item = u32>) -> Vec<u32> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut last = None;
+    for r in rows.iter().copied().chain(more) {
+        if last != Some(r) {
+            seen.insert(r);
+            last = Some(r);
+        }
+    }
+    seen.into_iter().collect()
 }
 
 impl Prepared {
@@ -165,4 +177,17 @@ pub fn evaluate<P: engine::ParamSource>(prep: &Prepared, params: &P, as_of: Mont
         all.append(b);
     }
     all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::distinct_regions;
+
+    #[test]
+    fn distinct_regions_are_sorted_and_unique_whatever_the_row_order() {
+        let rows = [370_200, 370_200, 110_100, 370_200, 110_100, 440_300];
+        let got = distinct_regions(&rows, [110_100, 120_000, 120_000].into_iter());
+        assert_eq!(got, vec![110_100, 120_000, 370_200, 440_300]);
+        assert_eq!(distinct_regions(&[], std::iter::empty()), Vec::<u32>::new());
+    }
 }
