@@ -225,7 +225,9 @@ fn mutated_csv_ledgers_never_panic_and_always_add_up() {
             &format!("CSV case {case} ({:?})", String::from_utf8_lossy(&a)),
         );
     }
-    assert!(start.elapsed().as_secs() < 60, "took {:?}", start.elapsed());
+    // A guard against a hang (a re-scan gone quadratic), not a speed measurement: the
+    // loaded CI machine has taken 113 s for what takes 8 s alone.
+    assert!(start.elapsed().as_secs() < 900, "took {:?}", start.elapsed());
 }
 
 /// A Parquet ledger of random values: text, numbers, dates and decimals.
@@ -306,7 +308,9 @@ fn random_and_corrupt_parquet_ledgers_never_panic_and_always_add_up() {
         std::fs::write(dir.join("a.parquet"), &bytes).unwrap();
         check(&dir, &format!("Parquet case {case} ({df:?})"));
     }
-    assert!(start.elapsed().as_secs() < 60, "took {:?}", start.elapsed());
+    // A guard against a hang (a re-scan gone quadratic), not a speed measurement: the
+    // loaded CI machine has taken 113 s for what takes 8 s alone.
+    assert!(start.elapsed().as_secs() < 900, "took {:?}", start.elapsed());
 }
 
 #[test]
