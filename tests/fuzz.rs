@@ -227,7 +227,11 @@ fn mutated_csv_ledgers_never_panic_and_always_add_up() {
     }
     // A guard against a hang (a re-scan gone quadratic), not a speed measurement: the
     // loaded CI machine has taken 113 s for what takes 8 s alone.
-    assert!(start.elapsed().as_secs() < 900, "took {:?}", start.elapsed());
+    assert!(
+        start.elapsed().as_secs() < 900,
+        "took {:?}",
+        start.elapsed()
+    );
 }
 
 /// A Parquet ledger of random values: text, numbers, dates and decimals.
@@ -310,7 +314,11 @@ fn random_and_corrupt_parquet_ledgers_never_panic_and_always_add_up() {
     }
     // A guard against a hang (a re-scan gone quadratic), not a speed measurement: the
     // loaded CI machine has taken 113 s for what takes 8 s alone.
-    assert!(start.elapsed().as_secs() < 900, "took {:?}", start.elapsed());
+    assert!(
+        start.elapsed().as_secs() < 900,
+        "took {:?}",
+        start.elapsed()
+    );
 }
 
 #[test]
