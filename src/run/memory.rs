@@ -12,10 +12,12 @@
 //! run. The rows are exactly those of an in-memory run, spread over `N` part files,
 //! each sorted by `person_key`.
 //!
-//! The estimate of an in-memory run is 8 × the CSV bytes and 13 × the Parquet bytes
-//! of the ledger (measured on generated ledgers: 40 000 people × 36 months, 102 MB of
-//! CSV, peak 789 MB; 200 000 people × 60 months, 217 MB of Parquet, peak 1.8 GB
-//! (release); 20 000 people × 60 months, 22 MB of Parquet, peak 263 MB (debug)).
+//! The estimate of an in-memory run is the fixed base ([`FIXED_BASE`]) plus 8 × the
+//! CSV bytes and 10 × the Parquet bytes of the ledger. Measured (peak RSS above the
+//! base, per input byte): 40 000 people × 36 months, 102 MB of CSV, peak 789 MB
+//! (7.3 ×); 200 000 people × 60 months, 199 MB of typed Parquet, peak 1640 MiB
+//! (release, 8.4 ×); 20 000 people × 60 months, 22 MB of Parquet, peak 263 MB
+//! (debug, 9.8 ×).
 //! When it exceeds the budget, `N` = ⌈estimate / ((budget − [`FIXED_BASE`]) / 2)⌉. A budget
 //! below [`MIN_BUDGET`], or one that the checking of the largest ledger file alone
 //! would exceed, is said (a notice) and recorded in the manifest. The bucketed run keeps the allocator to one arena
@@ -83,7 +85,7 @@ fn estimate(paths: &[PathBuf]) -> u64 {
             let parquet = p
                 .extension()
                 .is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
-            bytes.saturating_mul(if parquet { 13 } else { 8 })
+            bytes.saturating_mul(if parquet { 10 } else { 8 })
         })
         .sum()
 }
@@ -100,8 +102,8 @@ pub const MIN_BUDGET: u64 = FIXED_BASE + (16 << 20);
 
 /// The budget of a full run without `--memory-budget` (70 % of the available memory
 /// when that is less): bounded memory by default. A ledger whose in-memory estimate
-/// fits runs in one part, as before; a larger one (from about 150 MB of Parquet or
-/// 250 MB of CSV) runs in person buckets sized so the process stays near it (see
+/// fits runs in one part, as before; a larger one (from about 210 MB of Parquet or
+/// 260 MB of CSV) runs in person buckets sized so the process stays near it (see
 /// docs/decisions.md, "One run engine"). `--incremental` keeps 70 % of the available
 /// memory: its carried results need the inputs in memory.
 pub const DEFAULT_BUDGET: u64 = 2 << 30;
@@ -160,8 +162,8 @@ pub fn parts(pipeline: &Pipeline, asked: Option<u64>, incremental: bool) -> Resu
         }
     };
     let files = ingest::discover(&pipeline.ledger)?;
-    let need = estimate(&files);
-    if need <= budget {
+    let rows = estimate(&files);
+    if FIXED_BASE.saturating_add(rows) <= budget {
         return Ok(Parts {
             count: 1,
             budget: asked,
@@ -198,7 +200,7 @@ pub fn parts(pipeline: &Pipeline, asked: Option<u64>, incremental: bool) -> Resu
         ));
     }
     Ok(Parts {
-        count: need.div_ceil(usable).clamp(2, 4096) as u32,
+        count: rows.div_ceil(usable).clamp(2, 4096) as u32,
         budget: asked,
         warning,
     })
@@ -253,6 +255,33 @@ mod tests {
             let incremental = parts(&pipeline, None, true).expect("incremental");
             assert_eq!(incremental.count, 1, "--incremental: 70 % of the memory");
         }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The issue-15 bench ledgers by their sizes: 200 000 people × 60 months of typed
+    /// Parquet (198 918 464 bytes, peak 1640 MiB in memory) runs in one part under the
+    /// default budget (the 13 × estimate of before spilled it into 3 buckets, 1.5 ×
+    /// slower); 1 000 000 × 60 (996 072 382 bytes) runs in 10 buckets of about 1 GB.
+    #[test]
+    fn the_bench_ledgers_are_planned_from_measured_sizes() {
+        if memory_available().is_none_or(|m| m / 10 * 7 < DEFAULT_BUDGET) {
+            return; // the default budget is lower on this machine
+        }
+        let dir = std::env::temp_dir().join(format!("ledgerflow-sizes-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/sample.toml");
+        let mut pipeline = Pipeline::load(&sample).expect("sample");
+        let mut count = |name: &str, size: u64| {
+            let path = dir.join(name);
+            std::fs::File::create(&path)
+                .and_then(|f| f.set_len(size))
+                .expect("sparse file");
+            pipeline.ledger = path;
+            parts(&pipeline, None, false).expect("parts").count
+        };
+        assert_eq!(count("200k.parquet", 198_918_464), 1);
+        assert_eq!(count("1m.parquet", 996_072_382), 10);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
