@@ -20,6 +20,7 @@ use crate::id::PersonId;
 use crate::ledger::{
     ClaimRows, InputFile, InputKind, LEDGER_COLUMNS, LedgerRows, RegistryRows, Reject,
 };
+use rayon::prelude::*;
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -104,7 +105,6 @@ fn spill_ledger(
         ..Spilled::default()
     };
     let mut implausible = Vec::<Rej>::new();
-    let mut record = Vec::with_capacity(RECORD);
     let (encoding, sheet) = (reading.encoding, reading.sheet.clone());
     for path in paths {
         let file = file_index(reading.files.len())?;
@@ -119,35 +119,28 @@ fn spill_ledger(
         let global = file
             .checked_add(file_offset)
             .ok_or_else(|| Error::input(path, "too many input files"))?;
-        for part in &out.parts {
-            for (v, line) in part.values.iter().zip(&part.lines) {
-                let row = value_row(v);
-                if let Err(f) = plausibility.check_row(&row) {
-                    implausible.push(Rej {
-                        file,
-                        line: *line,
-                        column: Some(f.column),
-                        kind: f.kind,
-                        message: f.message,
-                        raw: String::new(),
-                    });
+        // Each range of the file is checked and encoded in parallel into its own
+        // per-bucket buffers; the buffers are then written in range order, so each
+        // bucket keeps the rows in input order.
+        let spilled: Vec<RangeSpill> = out
+            .parts
+            .par_iter()
+            .map(|part| spill_range(&part.values, &part.lines, file, global, count, plausibility))
+            .collect();
+        for range in spilled {
+            for (b, buffer) in range.buckets.iter().enumerate() {
+                if buffer.is_empty() {
                     continue;
                 }
-                found.latest = found.latest.max(plausibility.reference_of(&row));
-                found
-                    .months
-                    .insert((v.period, v.paid_on.map(|d| d.month())));
-                found.regions.insert(v.region);
-                record.clear();
-                put_value(&mut record, v);
-                record.extend_from_slice(&global.to_le_bytes());
-                record.extend_from_slice(&line.to_le_bytes());
-                let b = bucket_of(v.person, count) as usize;
-                found.bucket_rows[b] += 1;
+                found.bucket_rows[b] += (buffer.len() / RECORD) as u64;
                 writers[b]
-                    .write_all(&record)
+                    .write_all(buffer)
                     .map_err(|e| Error::output(&spills[b], format!("cannot spill: {e}")))?;
             }
+            found.latest = found.latest.max(range.latest);
+            found.months.extend(range.months);
+            found.regions.extend(range.regions);
+            implausible.extend(range.implausible);
         }
         reading.add_file(out.file, path, out.rejects);
     }
@@ -158,6 +151,67 @@ fn spill_ledger(
     reading.fill_raw(&mut implausible, None)?;
     reading.rejects.extend(implausible);
     Ok(found)
+}
+
+/// One checked row range of a ledger file, encoded for the bucket files.
+struct RangeSpill {
+    /// The records of each bucket, in input order.
+    buckets: Vec<Vec<u8>>,
+    implausible: Vec<Rej>,
+    latest: Option<Month>,
+    months: BTreeSet<(Month, Option<Month>)>,
+    regions: BTreeSet<u32>,
+}
+
+/// The row-alone bounds ([`Plausibility::check_row`]) and the spill records of one
+/// range of accepted rows of file `file` (`global` among all ledger files).
+fn spill_range(
+    values: &[LedgerValue],
+    lines: &[u32],
+    file: u32,
+    global: u32,
+    count: u32,
+    plausibility: &Plausibility,
+) -> RangeSpill {
+    let mut out = RangeSpill {
+        buckets: vec![Vec::new(); count as usize],
+        implausible: Vec::new(),
+        latest: None,
+        months: BTreeSet::new(),
+        regions: BTreeSet::new(),
+    };
+    // Rows of a file mostly share their months and region: a set is only touched
+    // when the value changes.
+    let (mut last_months, mut last_region) = (None, None);
+    for (v, line) in values.iter().zip(lines) {
+        let row = value_row(v);
+        if let Err(f) = plausibility.check_row(&row) {
+            out.implausible.push(Rej {
+                file,
+                line: *line,
+                column: Some(f.column),
+                kind: f.kind,
+                message: f.message,
+                raw: String::new(),
+            });
+            continue;
+        }
+        out.latest = out.latest.max(plausibility.reference_of(&row));
+        let months = (v.period, v.paid_on.map(|d| d.month()));
+        if last_months != Some(months) {
+            out.months.insert(months);
+            last_months = Some(months);
+        }
+        if last_region != Some(v.region) {
+            out.regions.insert(v.region);
+            last_region = Some(v.region);
+        }
+        let record = &mut out.buckets[bucket_of(v.person, count) as usize];
+        put_value(record, v);
+        record.extend_from_slice(&global.to_le_bytes());
+        record.extend_from_slice(&line.to_le_bytes());
+    }
+    out
 }
 
 /// The default `as_of`: the latest period among the spilled (period, paid_on month)
