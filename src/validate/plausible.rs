@@ -142,14 +142,14 @@ impl Plausibility {
             ));
         }
         let birth = r.person.birth_date();
-        let (limit, what) = match r.paid_on {
-            Some(d) => (d, format!("paid_on {d}")),
-            None => (
-                r.period.last_day(),
-                format!("the end of period {} (a declared row)", r.period),
-            ),
-        };
+        let limit = r.paid_on.unwrap_or_else(|| r.period.last_day());
         if birth > limit {
+            // The message is made only for a rejected row (formatting it for every
+            // row cost 3 % of a whole run).
+            let what = match r.paid_on {
+                Some(d) => format!("paid_on {d}"),
+                None => format!("the end of period {} (a declared row)", r.period),
+            };
             return Err(fault(
                 "person_id",
                 RejectType::BadPersonId,
