@@ -87,7 +87,7 @@ impl ShardRead {
     /// file parts' own; the per-file counts recounted from them.
     pub fn finish(&mut self) -> Result<&Inputs> {
         if let Some(b) = self.buckets.take() {
-            let (mut files, own) = b.finish();
+            let (mut files, own) = b.finish()?;
             let index: HashMap<String, u32> = files
                 .iter()
                 .enumerate()

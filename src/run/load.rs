@@ -286,7 +286,7 @@ impl Source {
         if let Source::Spill(_) = self
             && let Source::Spill(b) = std::mem::replace(self, Source::Memory(Box::default()))
         {
-            let (files, rejects) = b.finish();
+            let (files, rejects) = b.finish()?;
             *self = Source::Memory(Box::new(Inputs {
                 files,
                 rejects,

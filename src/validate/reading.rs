@@ -14,6 +14,12 @@ use crate::ledger::{ClaimRows, InputFile, InputKind, LedgerRows, RegistryRows, R
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
+#[cfg(test)]
+thread_local! {
+    /// How often this thread read a file again for the raw text of rejects.
+    pub(super) static RAW_READS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// The files read so far and their rejects.
 pub(super) struct Reading {
     pub(super) encoding: Encoding,
@@ -137,32 +143,34 @@ impl Reading {
             }
         }
         crate::log::reading_finished();
-        let (implausible, latest) = self.check_rows(&mut rows, &mut text_keys, cache, |r| {
+        let (mut rejects, latest) = self.check_rows(&mut rows, &mut text_keys, |r| {
             let row = plausible_row(r);
             plausibility.check_row(&row)?;
             Ok(plausibility.reference_of(&row))
-        })?;
-        self.rejects.extend(implausible);
+        });
         let reference = plausibility.reference(latest);
-        let (ahead, _) = self.check_rows(&mut rows, &mut text_keys, cache, |r| {
+        let (ahead, _) = self.check_rows(&mut rows, &mut text_keys, |r| {
             plausibility.check_ahead(reference, &plausible_row(r))?;
             Ok(None)
-        })?;
-        self.rejects.extend(ahead);
-        self.drop_duplicates(&mut rows, text_keys, cache)?;
+        });
+        rejects.extend(ahead);
+        rejects.extend(self.drop_duplicates(&mut rows, text_keys)?);
+        // One more read of each file with such rejects, for all of them at once.
+        self.fill_raw(&mut rejects, cache)?;
+        self.rejects.extend(rejects);
         Ok(rows)
     }
 
     /// Removes the rows `check` finds fault with (in input order) from `rows` and
-    /// `text_keys`, and returns their rejects with their raw text, and the latest month
-    /// `check` returned for the rows it passed. Rows are checked in parallel.
+    /// `text_keys`, and returns their rejects (raw text not yet filled in: see
+    /// [`Reading::fill_raw`]), and the latest month `check` returned for the rows it
+    /// passed. Rows are checked in parallel.
     pub(super) fn check_rows(
         &self,
         rows: &mut LedgerRows,
         text_keys: &mut Vec<u64>,
-        cache: Option<&cache::LedgerCache>,
         check: impl Fn(RowAt) -> Result<Option<Month>, Fault> + Sync,
-    ) -> Result<(Vec<Rej>, Option<Month>)> {
+    ) -> (Vec<Rej>, Option<Month>) {
         let view: &LedgerRows = rows;
         let starts: Vec<usize> = (0..view.len()).step_by(CHUNK_ROWS).collect();
         type Chunk = (Vec<(usize, Fault)>, Option<Month>);
@@ -197,7 +205,7 @@ impl Reading {
             }
         }
         if bad.is_empty() {
-            return Ok((rejects, latest));
+            return (rejects, latest);
         }
         let mut next = bad.iter().peekable();
         let mut i = 0;
@@ -207,18 +215,16 @@ impl Reading {
             !drop
         });
         remove_ledger_rows(rows, bad.into_iter());
-        self.fill_raw(&mut rejects, cache)?;
-        Ok((rejects, latest))
+        (rejects, latest)
     }
 
     /// Removes exact duplicates from `rows` (in input order, keeping the first copy)
-    /// and records their `DUPLICATE_ROW` rejects.
+    /// and returns their `DUPLICATE_ROW` rejects (raw text not yet filled in).
     pub(super) fn drop_duplicates(
-        &mut self,
+        &self,
         rows: &mut LedgerRows,
         text_keys: Vec<u64>,
-        cache: Option<&cache::LedgerCache>,
-    ) -> Result<()> {
+    ) -> Result<Vec<Rej>> {
         let dups = ledger_duplicates(rows, &text_keys)?;
         drop(text_keys);
         let pairs: Lookup = dups
@@ -226,9 +232,7 @@ impl Reading {
             .map(|&(d, f)| ((rows.file[d], rows.line[d]), (rows.file[f], rows.line[f])))
             .collect();
         remove_ledger_rows(rows, dups.iter().map(|d| d.0));
-        let dup_rejects = self.duplicate_rejects(&pairs, cache)?;
-        self.rejects.extend(dup_rejects);
-        Ok(())
+        Ok(self.duplicate_rejects(&pairs))
     }
 
     /// The files of a small input (registry, claims) one after the other, exact
@@ -256,7 +260,8 @@ impl Reading {
             }
         }
         let dups = small_duplicates(&values, |(v, ..)| key(v));
-        let dup_rejects = self.duplicate_rejects(&small_lookup(&values, &dups), None)?;
+        let mut dup_rejects = self.duplicate_rejects(&small_lookup(&values, &dups));
+        self.fill_raw(&mut dup_rejects, None)?;
         self.rejects.extend(dup_rejects);
         let mut next_dup = dups.iter().map(|d| d.0).peekable();
         let mut kept = Vec::with_capacity(values.len() - dups.len());
@@ -270,13 +275,9 @@ impl Reading {
         Ok(kept)
     }
 
-    /// `DUPLICATE_ROW` rejects, each file read again once for the rows' raw text.
-    pub(super) fn duplicate_rejects(
-        &self,
-        pairs: &Lookup,
-        cache: Option<&cache::LedgerCache>,
-    ) -> Result<Vec<Rej>> {
-        let mut rejects: Vec<Rej> = pairs
+    /// `DUPLICATE_ROW` rejects (raw text not yet filled in).
+    pub(super) fn duplicate_rejects(&self, pairs: &Lookup) -> Vec<Rej> {
+        pairs
             .iter()
             .map(|&((file, line), (first_file, first_line))| {
                 let message = if file == first_file {
@@ -297,9 +298,7 @@ impl Reading {
                     raw: String::new(),
                 }
             })
-            .collect();
-        self.fill_raw(&mut rejects, cache)?;
-        Ok(rejects)
+            .collect()
     }
 
     /// Sorts `rejects` by (file, line) and fills in their raw text: each file is read
@@ -322,6 +321,8 @@ impl Reading {
                 .filter(|l| !known.contains_key(l))
                 .collect();
             if !missing.is_empty() {
+                #[cfg(test)]
+                RAW_READS.with(|n| n.set(n.get() + 1));
                 let sheet = match info.kind {
                     InputKind::Ledger => self.sheet.as_deref(),
                     _ => None,
