@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""Compares ledgerflow's Parquet outputs with the oracle (oracle.py) for one as_of.
+
+    compare.py OUT LEDGER_DIR RULES_TOML AS_OF [--groups CSV] [--limit N]
+
+Needs the `duckdb` module (the test venv). Prints every difference as
+`table key column: ours=… oracle=…`, then a count per table and column, and
+`differences: N` last. Exit 0 when N is 0, 1 otherwise.
+
+Differences listed in KNOWN (each with its reason, see docs/decisions.md) are counted
+apart and do not fail the comparison.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+from collections import Counter
+from decimal import Decimal
+
+import duckdb
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import oracle  # noqa: E402
+
+KEYS = {
+    "person_status": ["person_key"],
+    "person_month": ["person_key", "period"],
+    "gaps": ["person_key", "kind", "gap_start"],
+}
+
+# Known differences where RULES.md is silent or reads two ways (docs/decisions.md,
+# "Independent oracle"): (name, table, column, predicate(ours_row, oracle_row), reason).
+KNOWN: list[tuple[str, str, str, object, str]] = []
+
+
+def norm(v):
+    if isinstance(v, float):
+        return round(v, 9)
+    if isinstance(v, dt.datetime):
+        return v.date()
+    if isinstance(v, Decimal):
+        return v.quantize(Decimal("0.01"))
+    return v
+
+
+def read_table(con, out, table, as_of):
+    path = os.path.join(out, table, f"as_of={as_of}", "*.parquet")
+    rel = con.sql(f"SELECT * FROM read_parquet('{path}')")
+    cols = rel.columns
+    rows = {}
+    for rec in rel.fetchall():
+        row = dict(zip(cols, rec))
+        key = tuple(norm(row[k]) for k in KEYS[table])
+        rows[key] = row
+    return rows
+
+
+def main(argv):
+    args = argv[1:]
+    groups = None
+    limit = None
+    if "--groups" in args:
+        i = args.index("--groups")
+        groups = args[i + 1]
+        del args[i : i + 2]
+    if "--limit" in args:
+        i = args.index("--limit")
+        limit = int(args[i + 1])
+        del args[i : i + 2]
+    if len(args) != 4:
+        print(__doc__, file=sys.stderr)
+        return 2
+    out, ledger, rules, as_of = args
+    con = duckdb.connect()
+    rej_path = os.path.join(out, "rejects", f"as_of={as_of}", "*.parquet")
+    rejected = {
+        (os.path.basename(f), int(line))
+        for f, line in con.sql(f"SELECT source_file, line FROM read_parquet('{rej_path}')").fetchall()
+    }
+    ours = {t: read_table(con, out, t, as_of) for t in KEYS}
+    theirs = {t: {} for t in KEYS}
+    for table, key, row in oracle.run(ledger, rules, as_of, groups, rejected):
+        theirs[table][tuple(norm(k) for k in key)] = row
+    counts: Counter = Counter()
+    known: Counter = Counter()
+    printed = 0
+
+    def report(line):
+        nonlocal printed
+        if limit is None or printed < limit:
+            print(line)
+        printed += 1
+
+    for table in KEYS:
+        a, b = ours[table], theirs[table]
+        for key in sorted(set(a) | set(b), key=str):
+            if key not in b:
+                counts[(table, "(row only in ours)")] += 1
+                report(f"{table} {key} row only in ours")
+                continue
+            if key not in a:
+                counts[(table, "(row only in oracle)")] += 1
+                report(f"{table} {key} row only in oracle")
+                continue
+            ra, rb = a[key], b[key]
+            for col, vb in rb.items():
+                if col in KEYS[table]:
+                    continue
+                va = norm(ra.get(col))
+                vb = norm(vb)
+                if va == vb:
+                    continue
+                hit = next((n for n, t, c, pred, _ in KNOWN if t == table and c == col and pred(ra, rb)), None)
+                if hit:
+                    known[(table, col, hit)] += 1
+                    continue
+                counts[(table, col)] += 1
+                report(f"{table} {key} {col}: ours={va} oracle={vb}")
+    print("summary:")
+    for (table, col), n in sorted(counts.items()):
+        print(f"  {table}.{col}: {n}")
+    for (table, col, name), n in sorted(known.items()):
+        print(f"  known {name} ({table}.{col}): {n}")
+    total = sum(counts.values())
+    print(f"rows compared: " + ", ".join(f"{t} {len(theirs[t])}" for t in KEYS))
+    print(f"differences: {total}")
+    return 0 if total == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
