@@ -474,10 +474,9 @@ def evaluate(pid: str, rows: list[Row], groups, rules: Rules, A: int):
     H_res = None
     for Y in sorted(res_years):
         info = res_years[Y]
-        if info["reason"] == "NEWBORN":
-            H_res = month_idx(birth)
-        else:
-            H_res = month_idx(info["wait_start"] or info["start"])
+        # the month the first wait or cover starts; a newborn born in Y-1 is covered
+        # from Jan 1 of Y (§9), so the history opens then, not in the birth month
+        H_res = month_idx(info["wait_start"] or info["start"])
         break
     if H_res is not None and H_res > A:
         H_res = None
@@ -520,8 +519,15 @@ def evaluate(pid: str, rows: list[Row], groups, rules: Rules, A: int):
                             "y1": y1,
                             "y2": y2,
                             "open": openrun,
+                            # repair payments only: a partial payment repairs nothing (§5)
                             "backpay": sum(
-                                (r.amount for yy in range(y1, y2 + 1) for r in res_by_year.get(yy, []) if r.paid_on is not None),
+                                (
+                                    r.amount
+                                    for yy in range(y1, y2 + 1)
+                                    if is_repair(yy)
+                                    for r in res_by_year.get(yy, [])
+                                    if r.paid_on is not None
+                                ),
                                 Decimal(0),
                             ),
                             "W": None if openrun else nxt["W"],
@@ -541,21 +547,16 @@ def evaluate(pid: str, rows: list[Row], groups, rules: Rules, A: int):
         (emp_id if kind == "e" else res_id)[i] = n
 
     # ---- rows of all schemes: scheme / region carried (CONTRACT person_month) ----
-    all_by_month: dict[int, list[Row]] = {}
-    for r in rows:
-        all_by_month.setdefault(r.period, []).append(r)
+
+    # scheme and region: those of the family whose status the row shows, from that
+    # family's rows of the month, else of its nearest earlier month with rows
+    # (CONTRACT person_month; see docs/decisions.md "Independent oracle")
+    def res_region(Y):
+        prev = [y for y in res_by_year if y <= Y]
+        return res_by_year[max(prev)][0].region if prev else None
 
     out_months = []
-    cur_scheme = cur_region = None
-    for mi in range(min([H] + list(all_by_month)), A + 1):
-        rs = all_by_month.get(mi)
-        if rs:
-            emp_rs = [r for r in rs if r.scheme != "resident"]
-            pick = emp_rs or rs
-            cur_scheme = "employee" if any(r.scheme == "employee" for r in pick) else pick[0].scheme
-            cur_region = pick[0].region
-        if mi < H:
-            continue
+    for mi in range(H, A + 1):
         e = emp_status.get(mi)
         rr = res_status.get(mi)
         if e is not None and (rr is None or STATUS_ORDER[e[0]] >= STATUS_ORDER[rr[0]]):
@@ -565,6 +566,7 @@ def evaluate(pid: str, rows: list[Row], groups, rules: Rules, A: int):
             paid = bool(m and m.paid)
             paid_on = m.paid_date if paid else None
             ontime = bool(paid and m.paid_date <= due(mi))
+            cur_scheme, cur_region = carried(mi).scheme, carried(mi).region
         else:
             st, fam = rr, "res"
             Y = mi // 12
@@ -575,6 +577,7 @@ def evaluate(pid: str, rows: list[Row], groups, rules: Rules, A: int):
             paid = P.get(Y) is not None
             paid_on = P.get(Y)
             ontime = bool(Y in res_years and res_years[Y]["in_window"])
+            cur_scheme, cur_region = "resident", res_region(Y)
         out_months.append(
             {
                 "period": first_day(mi),
