@@ -58,7 +58,7 @@ def main(argv):
     groups = []
     used = set()
     start, end = 2023 * 12, 2026 * 12 + 11
-    cutoff = dt.date(2027, 6, 30)
+    cutoff = dt.date(2032, 6, 30)
     for _ in range(persons):
         region = rng.choice(REGIONS)
         newborn = rng.random() < 0.12
@@ -128,7 +128,7 @@ def main(argv):
                 mi += 1
         if kind in ("resident", "mixed"):
             y0 = max(2023, birth.year, (emp_end + 1) // 12)
-            for Y in range(y0, 2028):
+            for Y in range(y0, 2032 if rng.random() < 0.3 else 2028):
                 std = Decimal("380.00") if Y <= 2023 else Decimal("400.00")
                 fate = rng.choice(["window", "window", "window", "late", "repair", "never", "early_year"])
                 if fate == "window":
@@ -143,8 +143,6 @@ def main(argv):
                     continue
                 if newborn and Y == birth.year:
                     d = birth + dt.timedelta(days=rng.choice([10, 60, 89, 90, 91, 150]))
-                    if d.year > Y and d.year > Y:
-                        pass
                 if rng.random() < 0.25:
                     gov = money(std * Decimal(rng.choice(["0.5", "0.9", "1.0"])))
                     add(f"{Y:04d}-01", "resident", "government", gov, None, d)
