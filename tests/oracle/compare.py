@@ -28,6 +28,7 @@ KEYS = {
     "person_status": ["person_key"],
     "person_month": ["person_key", "period"],
     "gaps": ["person_key", "kind", "gap_start"],
+    "findings": ["person_key", "period", "code"],  # detail is prose: not compared
 }
 
 # Known differences where RULES.md is silent or reads two ways (docs/decisions.md,

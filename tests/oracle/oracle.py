@@ -74,17 +74,27 @@ class Rules:
             self.blocks = tomllib.load(f)["params"]
 
     def get(self, key: str, region: str, mi: int):
+        """A parameter; `table.key` reads a key of a sub-table (`subsidy_ratio.dibao`)."""
+        path = key.split(".")
+
+        def lookup(b):
+            for part in path:
+                if not isinstance(b, dict) or part not in b:
+                    return None
+                b = b[part]
+            return b
+
         levels = [region[:6], region[:4], region[:2], "*"]
         for level in levels:
-            blocks = [b for b in self.blocks if b["region"] == level and key in b]
+            blocks = [b for b in self.blocks if b["region"] == level and lookup(b) is not None]
             if not blocks:
                 continue
             fitting = [b for b in blocks if month_of(b["effective_from"]) <= mi]
             if fitting:
-                return max(fitting, key=lambda b: month_of(b["effective_from"]))[key]
+                return lookup(max(fitting, key=lambda b: month_of(b["effective_from"])))
             if level == "*":
                 # the earliest national block also holds before its effective_from
-                return min(blocks, key=lambda b: month_of(b["effective_from"]))[key]
+                return lookup(min(blocks, key=lambda b: month_of(b["effective_from"])))
         raise KeyError(key)
 
     def dec(self, key: str, region: str, mi: int) -> Decimal:
@@ -501,7 +511,17 @@ def evaluate(pid: str, rows: list[Row], groups, rules: Rules, A: int):
                 res_status[mi] = ("suspended", 0.0, "NOT_ENROLLED", None)
 
     # resident break runs (gaps table, kind resident)
-    y_from_A = int(rules.get("break_years_count_from", "*", A))
+    def res_region(Y):
+        prev = [y for y in res_by_year if y <= Y]
+        return res_by_year[max(prev)][0].region if prev else None
+
+    # person-level values are read at A in the region of the row shown for A
+    eA, rA = emp_status.get(A), res_status.get(A)
+    if eA is not None and (rA is None or STATUS_ORDER[eA[0]] >= STATUS_ORDER[rA[0]]):
+        region_A = carried(A).region
+    else:
+        region_A = res_region(A // 12)
+    y_from_A = int(rules.get("break_years_count_from", region_A, A))
     res_gaps = []
     if H_res is not None:
         y = max(H // 12, y_from_A, birth.year)
@@ -551,10 +571,6 @@ def evaluate(pid: str, rows: list[Row], groups, rules: Rules, A: int):
     # scheme and region: those of the family whose status the row shows, from that
     # family's rows of the month, else of its nearest earlier month with rows
     # (CONTRACT person_month; see docs/decisions.md "Independent oracle")
-    def res_region(Y):
-        prev = [y for y in res_by_year if y <= Y]
-        return res_by_year[max(prev)][0].region if prev else None
-
     out_months = []
     for mi in range(H, A + 1):
         e = emp_status.get(mi)
@@ -597,7 +613,7 @@ def evaluate(pid: str, rows: list[Row], groups, rules: Rules, A: int):
         )
 
     last = out_months[-1]
-    region_A = last["region"]
+    assert region_A == last["region"]
     cumulative = len(paid_months)
     latest_break = max((g for g in gaps if g["state"] == "break"), key=lambda g: g["g1"], default=None)
     start = latest_break["r"] if latest_break else F
@@ -709,22 +725,90 @@ def evaluate(pid: str, rows: list[Row], groups, rules: Rules, A: int):
     return status, out_months, gap_rows
 
 
+def findings(pid: str, rows: list[Row], groups, rules: Rules, A: int, region_A: str):
+    """The findings of §6 as (period, code) pairs: one per person, code and period."""
+    K = last_day(A)
+    rows = [r for r in rows if r.paid_on is None or r.paid_on <= K]
+    out: set[tuple[dt.date, str]] = set()
+    emp: dict[int, list[Row]] = {}
+    res: dict[int, list[Row]] = {}
+    for r in rows:
+        if r.scheme == "resident":
+            res.setdefault(r.period // 12, []).append(r)
+        else:
+            emp.setdefault(r.period, []).append(r)
+    months = {mi: Month(mi, rs, rules) for mi, rs in emp.items()}
+    for mi, m in months.items():
+        # a government row (paid, not a declaration) for a month with no active group
+        if any(r.payer == "government" and r.paid_on is not None for r in m.rows):
+            if group_in_month(groups, mi) is None:
+                out.add((first_day(mi), "SUBSIDY_WITHOUT_STATUS"))
+        if mi <= A and not m.paid and m.paid_sum > 0:
+            out.add((first_day(mi), "UNDERPAID"))
+    P: dict[int, dt.date | None] = {}
+    for Y, rs in res.items():
+        reg, jan = rs[0].region, Y * 12
+        std = rules.dec("resident_contribution", reg, jan)
+        s = Decimal(0)
+        P[Y] = None
+        for r in sorted((r for r in rs if r.paid_on is not None), key=lambda r: (r.paid_on, r.order)):
+            s += r.amount
+            if s >= std:
+                P[Y] = r.paid_on
+                break
+        gov = [r for r in rs if r.payer == "government" and r.paid_on is not None]
+        if gov and all(group_in_month(groups, jan + k) is None for k in range(12)):
+            out.add((first_day(jan), "SUBSIDY_WITHOUT_STATUS"))
+        if gov:
+            g = group_on_day(groups, P[Y]) if P[Y] is not None else None
+            if g is None:
+                g = group_on_day(groups, max(r.paid_on for r in gov))
+            if g is not None:
+                expect = rules.dec(f"subsidy_ratio.{g}", reg, jan) * std
+                if abs(sum((r.amount for r in gov), Decimal(0)) - expect) > CENT:
+                    out.add((first_day(jan), "SUBSIDY_MISMATCH"))
+        if P[Y] is not None and jan <= A and not gov:
+            g = group_on_day(groups, P[Y])
+            if g is not None and rules.dec(f"subsidy_ratio.{g}", reg, jan) > 0:
+                out.add((first_day(jan), "STATUS_WITHOUT_SUBSIDY"))
+    # STATUS_GAP (2026-12-01 text): an exempt group active in a month <= A of Y, and Y
+    # not covered: no resident payment reaching the contribution, no paid employee month
+    exempt = rules.get("exempt_groups", region_A, A)
+    y_from = int(rules.get("break_years_count_from", region_A, A))
+    paid_years = {mi // 12 for mi, m in months.items() if m.paid}
+    for g, f, t in groups:
+        if g not in exempt:
+            continue
+        for Y in range(max(y_from, f.year), A // 12 + 1):
+            lo, hi = Y * 12, min(Y * 12 + 11, A)
+            touches = any(f <= last_day(mi) and (t is None or t >= first_day(mi)) for mi in range(lo, hi + 1))
+            if touches and P.get(Y) is None and Y not in paid_years:
+                out.add((first_day(Y * 12), "STATUS_GAP"))
+    return out
+
+
 def run(ledger_dir, rules_path, as_of, groups_path=None, rejected=frozenset()):
-    """Yields (table, key, row) for every row of the three tables."""
+    """Yields (table, key, row) for every row of the four tables."""
     rules = Rules(rules_path)
     A = month_of(as_of)
     people = read_ledger(ledger_dir, rejected)
     groups = read_groups(groups_path, rejected)
-    for pid in sorted(people):
-        res = evaluate(pid, people[pid], groups.get(pid, []), rules, A)
-        if res is None:
-            continue
-        status, out_months, gap_rows = res
-        yield "person_status", (pid,), status
-        for m in out_months:
-            yield "person_month", (pid, m["period"]), m
-        for g in gap_rows:
-            yield "gaps", (pid, g["kind"], g["gap_start"]), g
+    for pid in sorted(set(people) | set(groups)):
+        res = evaluate(pid, people.get(pid, []), groups.get(pid, []), rules, A)
+        # a person without a history has no row for A: person-level values come from
+        # the region of their own rows (future ones too), "*" for registry-only people
+        own = people.get(pid, [])
+        region_A = max(own, key=lambda r: (r.period, r.order)).region if own else "*"
+        if res is not None:
+            status, out_months, gap_rows = res
+            region_A = status["region"]
+            yield "person_status", (pid,), status
+            for m in out_months:
+                yield "person_month", (pid, m["period"]), m
+            for g in gap_rows:
+                yield "gaps", (pid, g["kind"], g["gap_start"]), g
+        for period, code in sorted(findings(pid, people.get(pid, []), groups.get(pid, []), rules, A, region_A)):
+            yield "findings", (pid, period, code), {}
 
 
 def _json(v):
