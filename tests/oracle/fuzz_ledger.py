@@ -70,9 +70,12 @@ def main(argv):
         kind = "resident" if newborn else rng.choice(["employee", "flexible", "switch", "resident", "mixed", "mixed"])
         txn = 0
 
-        def add(period, scheme, payer, amount, base, paid_on, reg=region):
+        cur_region = [region]
+
+        def add(period, scheme, payer, amount, base, paid_on, reg=None):
             nonlocal txn
             txn += 1
+            reg = reg or cur_region[0]
             if paid_on is not None and paid_on > cutoff:
                 return
             rows.append(
@@ -121,8 +124,29 @@ def main(argv):
                     continue
                 y, m = mi_ym(mi)
                 period = f"{y:04d}-{m:02d}"
-                if rng.random() < 0.05:
-                    add(period, scheme, "unemployment_fund", req, base, dt.date(y, m, rng.randint(1, 28)))
+                day = dt.date(y, m, rng.randint(1, 28))
+                v = rng.random()
+                if rng.random() < 0.02:  # the person moves to another region
+                    cur_region[0] = rng.choice(REGIONS)
+                if v < 0.03:  # prepaid in the month before
+                    add(period, scheme, payer, req, base, day - dt.timedelta(days=31))
+                elif v < 0.06:  # a declaration with a higher base: the paid row falls short
+                    add(period, scheme, payer, money(base * Decimal("1.2") * Decimal("0.10")), money(base * Decimal("1.2")), None)
+                    add(period, scheme, payer, req, base, day)
+                elif v < 0.09:  # two instalments on the same day (input order decides)
+                    half = money(req / 2)
+                    add(period, scheme, payer, half, base, day)
+                    add(period, scheme, payer, req - half, base, day)
+                elif v < 0.11:  # employee and flexible rows in one month
+                    half = money(req / 2)
+                    add(period, "employee", "employer", half, base, day)
+                    add(period, "flexible", "individual", req - half, base, day + dt.timedelta(days=rng.choice([0, 40])))
+                elif v < 0.13:
+                    add(period, scheme, "government", req, base, day)
+                elif v < 0.15:
+                    add(period, scheme, payer, req + Decimal("5.00"), base, day)
+                elif v < 0.20:
+                    add(period, scheme, "unemployment_fund", req, base, day)
                 else:
                     add(period, scheme, payer, req, base, dt.date(y, m, rng.randint(1, 28)))
                 mi += 1

@@ -796,9 +796,10 @@ def run(ledger_dir, rules_path, as_of, groups_path=None, rejected=frozenset()):
     for pid in sorted(set(people) | set(groups)):
         res = evaluate(pid, people.get(pid, []), groups.get(pid, []), rules, A)
         # a person without a history has no row for A: person-level values come from
-        # the region of their own rows (future ones too), "*" for registry-only people
+        # the region of their first row (future ones too), else of the ID number
         own = people.get(pid, [])
-        region_A = max(own, key=lambda r: (r.period, r.order)).region if own else "*"
+        first = min(own, key=lambda r: (r.period, r.paid_on is None, r.paid_on or dt.date.max, r.order), default=None)
+        region_A = first.region if first else pid[:6]
         if res is not None:
             status, out_months, gap_rows = res
             region_A = status["region"]
