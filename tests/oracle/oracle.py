@@ -531,29 +531,30 @@ def evaluate(pid: str, rows: list[Row], groups, rules: Rules, A: int):
                 while y <= A // 12 and not covered_any(y):
                     y += 1
                 y2 = y - 1
+                # every run ends before a year covered by some scheme (or is open):
+                # wait and benefits_from only where that year is a resident year
                 nxt = res_years.get(y2 + 1)
                 openrun = y2 == A // 12
-                if openrun or nxt is not None:
-                    res_gaps.append(
-                        {
-                            "y1": y1,
-                            "y2": y2,
-                            "open": openrun,
-                            # repair payments only: a partial payment repairs nothing (§5)
-                            "backpay": sum(
-                                (
-                                    r.amount
-                                    for yy in range(y1, y2 + 1)
-                                    if is_repair(yy)
-                                    for r in res_by_year.get(yy, [])
-                                    if r.paid_on is not None
-                                ),
-                                Decimal(0),
+                res_gaps.append(
+                    {
+                        "y1": y1,
+                        "y2": y2,
+                        "open": openrun,
+                        # repair payments only: a partial payment repairs nothing (§5)
+                        "backpay": sum(
+                            (
+                                r.amount
+                                for yy in range(y1, y2 + 1)
+                                if is_repair(yy)
+                                for r in res_by_year.get(yy, [])
+                                if r.paid_on is not None
                             ),
-                            "W": None if openrun else nxt["W"],
-                            "benefits_from": None if openrun else nxt["start"],
-                        }
-                    )
+                            Decimal(0),
+                        ),
+                        "W": None if openrun or nxt is None else nxt["W"],
+                        "benefits_from": None if openrun or nxt is None else nxt["start"],
+                    }
+                )
             else:
                 y += 1
 
