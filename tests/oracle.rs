@@ -17,23 +17,23 @@ fn python() -> PathBuf {
     duckdb_env::duckdb_python(&util::target_dir()).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// `dir/pipeline.toml` over `dir/ledger` and `dir/special_groups.csv`, national rules.
-fn write_pipeline(dir: &Path) -> PathBuf {
+/// `dir/pipeline.toml` over `dir/ledger` and `dir/special_groups.csv` with `rules`.
+fn write_pipeline(dir: &Path, rules: &str) -> PathBuf {
     let path = dir.join("pipeline.toml");
     let toml = format!(
         "[pipeline]\nname = \"oracle\"\nrules = {}\n\n[inputs]\nledger = \"ledger\"\n\
          special_groups = \"special_groups.csv\"\n\n[outputs]\ndir = \"out\"\n\
          tables = [\"person_status\", \"person_month\", \"gaps\", \"findings\", \"rejects\"]\n\n\
          [quality]\nmax_reject_ratio = 1.0\n",
-        util::toml_str(NATIONAL_RULES)
+        util::toml_str(rules)
     );
     util::write(&path, &toml);
     path
 }
 
 /// Runs ledgerflow as of each month and the comparison; panics with the differences.
-fn assert_oracle_agrees(python: &Path, dir: &Path, as_ofs: &[&str]) {
-    let pipeline = write_pipeline(dir);
+fn assert_oracle_agrees(python: &Path, dir: &Path, rules: &str, as_ofs: &[&str]) {
+    let pipeline = write_pipeline(dir, rules);
     for as_of in as_ofs {
         util::ledgerflow(&[
             "run",
@@ -47,7 +47,7 @@ fn assert_oracle_agrees(python: &Path, dir: &Path, as_ofs: &[&str]) {
             .arg(Path::new(ORACLE_DIR).join("compare.py"))
             .arg(dir.join("out"))
             .arg(dir.join("ledger"))
-            .arg(NATIONAL_RULES)
+            .arg(rules)
             .arg(as_of)
             .arg("--groups")
             .arg(dir.join("special_groups.csv"))
@@ -86,7 +86,7 @@ fn oracle_agrees_on_a_generated_ledger() {
         &dir.to_string_lossy(),
     ])
     .expect_ok();
-    assert_oracle_agrees(&python, &dir, &["2025-05", "2026-12"]);
+    assert_oracle_agrees(&python, &dir, NATIONAL_RULES, &["2025-05", "2026-12"]);
 }
 
 /// The adversarial ledger of `tests/oracle/fuzz_ledger.py`: runs of gaps, late and
@@ -101,5 +101,28 @@ fn oracle_agrees_on_an_adversarial_ledger() {
         .arg(&dir)
         .args(["600", "5"]))
     .unwrap_or_else(|e| panic!("{e}"));
-    assert_oracle_agrees(&python, &dir, &["2025-02", "2026-12", "2031-12"]);
+    assert_oracle_agrees(
+        &python,
+        &dir,
+        NATIONAL_RULES,
+        &["2025-02", "2026-12", "2031-12"],
+    );
+}
+
+/// The adversarial ledger under `tests/oracle/alt_rules.toml`: the national rules plus
+/// a Qingdao block from 2024-01 that moves every parameter off its default (due lag,
+/// resume kinds, reduced months, late-fee cap, window across the year end, grace,
+/// repair floor, narrowed exempt groups, …), so the branches the shipped rules never
+/// reach are compared too, across an effective_from inside the history.
+#[test]
+fn oracle_agrees_under_non_default_rules() {
+    let python = python();
+    let dir = util::temp_dir("oracle-alt-rules");
+    sh(Command::new(&python)
+        .arg(Path::new(ORACLE_DIR).join("fuzz_ledger.py"))
+        .arg(&dir)
+        .args(["600", "8"]))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let rules = format!("{ORACLE_DIR}/alt_rules.toml");
+    assert_oracle_agrees(&python, &dir, &rules, &["2025-08", "2030-06"]);
 }
