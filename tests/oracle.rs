@@ -66,6 +66,18 @@ fn assert_oracle_agrees(python: &Path, dir: &Path, rules: &str, as_ofs: &[&str])
     }
 }
 
+/// A fresh folder with the adversarial ledger of 600 people for `seed`.
+fn adversarial_ledger(python: &Path, name: &str, seed: u32) -> PathBuf {
+    let dir = util::temp_dir(name);
+    sh(Command::new(python)
+        .arg(Path::new(ORACLE_DIR).join("fuzz_ledger.py"))
+        .arg(&dir)
+        .arg("600")
+        .arg(seed.to_string()))
+    .unwrap_or_else(|e| panic!("{e}"));
+    dir
+}
+
 /// A `ledgerflow generate` ledger (its faulty rows are skipped through our `rejects`),
 /// as of a month in the middle of the history and its last month.
 #[test]
@@ -95,12 +107,7 @@ fn oracle_agrees_on_a_generated_ledger() {
 #[test]
 fn oracle_agrees_on_an_adversarial_ledger() {
     let python = python();
-    let dir = util::temp_dir("oracle-adversarial");
-    sh(Command::new(&python)
-        .arg(Path::new(ORACLE_DIR).join("fuzz_ledger.py"))
-        .arg(&dir)
-        .args(["600", "5"]))
-    .unwrap_or_else(|e| panic!("{e}"));
+    let dir = adversarial_ledger(&python, "oracle-adversarial", 5);
     assert_oracle_agrees(
         &python,
         &dir,
@@ -117,12 +124,7 @@ fn oracle_agrees_on_an_adversarial_ledger() {
 #[test]
 fn oracle_agrees_under_non_default_rules() {
     let python = python();
-    let dir = util::temp_dir("oracle-alt-rules");
-    sh(Command::new(&python)
-        .arg(Path::new(ORACLE_DIR).join("fuzz_ledger.py"))
-        .arg(&dir)
-        .args(["600", "8"]))
-    .unwrap_or_else(|e| panic!("{e}"));
+    let dir = adversarial_ledger(&python, "oracle-alt-rules", 8);
     let rules = format!("{ORACLE_DIR}/alt_rules.toml");
     assert_oracle_agrees(&python, &dir, &rules, &["2025-08", "2030-06"]);
 }
