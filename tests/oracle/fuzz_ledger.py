@@ -104,6 +104,9 @@ def main(argv):
                     gpayer = payer if rng.random() < 0.8 else rng.choice(["employer", "individual", "unemployment_fund"])
                     y2, m2 = mi_ym(min(mi + L - 1, e))
                     pay_day = last_day(y2, m2) + dt.timedelta(days=rng.choice([1, 5, 20, 45, 80, 100, 150, 200, 320]))
+                    if rng.random() < 0.25:  # exactly on a deadline, or the day after
+                        y3, m3 = mi_ym(rng.choice([min(mi + L - 1, e) + 3, mi + 5, mi + 3]))
+                        pay_day = last_day(y3, m3) + dt.timedelta(days=rng.choice([0, 0, 1]))
                     for g in range(mi, min(mi + L, e + 1)):
                         y, m = mi_ym(g)
                         period = f"{y:04d}-{m:02d}"
@@ -125,6 +128,8 @@ def main(argv):
                 y, m = mi_ym(mi)
                 period = f"{y:04d}-{m:02d}"
                 day = dt.date(y, m, rng.randint(1, 28))
+                if rng.random() < 0.05:
+                    day = last_day(y, m)  # on the due date itself
                 v = rng.random()
                 if rng.random() < 0.02:  # the person moves to another region
                     cur_region[0] = rng.choice(REGIONS)
@@ -154,13 +159,17 @@ def main(argv):
             y0 = max(2023, birth.year, (emp_end + 1) // 12)
             for Y in range(y0, 2032 if rng.random() < 0.3 else 2028):
                 std = Decimal("380.00") if Y <= 2023 else Decimal("400.00")
-                fate = rng.choice(["window", "window", "window", "late", "repair", "never", "early_year"])
+                fate = rng.choice(["window", "window", "window", "late", "repair", "never", "early_year", "very_early", "window_edge"])
                 if fate == "window":
                     d = dt.date(Y - 1, rng.choice([9, 10, 11, 12]), rng.randint(1, 28))
                 elif fate == "early_year":
                     d = dt.date(Y, rng.choice([1, 2]), rng.randint(1, 28))
                 elif fate == "late":
                     d = dt.date(Y, rng.randint(1, 12), rng.randint(1, 28))
+                elif fate == "very_early":
+                    d = dt.date(Y - 1, rng.randint(1, 8), rng.randint(1, 28))
+                elif fate == "window_edge":
+                    d = rng.choice([dt.date(Y - 1, 12, 31), dt.date(Y, 1, 1), dt.date(Y - 1, 9, 1), dt.date(Y, 2, 28), dt.date(Y, 3, 1)])
                 elif fate == "repair":
                     d = dt.date(Y + rng.choice([1, 2]), rng.randint(1, 12), rng.randint(1, 28))
                 else:
@@ -172,6 +181,9 @@ def main(argv):
                     add(f"{Y:04d}-01", "resident", "government", gov, None, d)
                     if gov < std:
                         add(f"{Y:04d}-01", "resident", "individual", std - gov, None, d + dt.timedelta(days=rng.choice([0, 0, 30])))
+                elif rng.random() < 0.1:  # two payers, the second one completes it later
+                    add(f"{Y:04d}-01", "resident", rng.choice(["employer", "unemployment_fund"]), Decimal("100.00"), None, d)
+                    add(f"{Y:04d}-01", "resident", "individual", std - Decimal("100.00"), None, d + dt.timedelta(days=rng.choice([0, 20, 120])))
                 else:
                     add(f"{Y:04d}-01", "resident", "individual", std if rng.random() < 0.95 else std - 10, None, d)
         if rng.random() < 0.15:
