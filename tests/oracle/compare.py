@@ -3,7 +3,8 @@
 
     compare.py OUT LEDGER_DIR RULES_TOML AS_OF [--groups CSV] [--limit N]
 
-Needs the `duckdb` module (the test venv). Prints every difference as
+Needs the `duckdb` module (the test venv). Compares the reject type of every ledger
+line (the oracle's own input checks) and the four tables. Prints every difference as
 `table key column: ours=… oracle=…`, then a count per table and column, and
 `differences: N` last. Exit 0 when N is 0, 1 otherwise.
 
@@ -76,10 +77,13 @@ def main(argv):
     out, ledger, rules, as_of = args
     con = duckdb.connect()
     rej_path = os.path.join(out, "rejects", f"as_of={as_of}", "*.parquet")
-    rejected = {
-        (os.path.basename(f), int(line))
-        for f, line in con.sql(f"SELECT source_file, line FROM read_parquet('{rej_path}')").fetchall()
+    ledger_rejects = {
+        (os.path.basename(f), int(line)): error_type
+        for f, line, error_type in con.sql(
+            f"SELECT source_file, line, error_type FROM read_parquet('{rej_path}')"
+        ).fetchall()
     }
+    rejected = set(ledger_rejects)
     ours = {t: read_table(con, out, t, as_of) for t in KEYS}
     theirs = {t: {} for t in KEYS}
     for table, key, row in oracle.run(ledger, rules, as_of, groups, rejected):
@@ -94,6 +98,16 @@ def main(argv):
             print(line)
         printed += 1
 
+    # the input checks: every ledger line's reject type (None = accepted), both ways;
+    # the rules below are compared on the rows *we* accepted, so one input difference
+    # is reported once, here, not again in every table
+    own = oracle.check_ledger(ledger)
+    ledger_names = set(n for n, _ in own) | set(os.listdir(ledger))
+    for key in sorted(set(own) | {k for k in ledger_rejects if k[0] in ledger_names}):
+        va, vb = ledger_rejects.get(key), own.get(key)
+        if va != vb:
+            counts[("rejects", "error_type")] += 1
+            report(f"rejects {key} error_type: ours={va} oracle={vb}")
     for table in KEYS:
         a, b = ours[table], theirs[table]
         for key in sorted(set(a) | set(b), key=str):
@@ -125,7 +139,7 @@ def main(argv):
     for (table, col, name), n in sorted(known.items()):
         print(f"  known {name} ({table}.{col}): {n}")
     total = sum(counts.values())
-    print(f"rows compared: " + ", ".join(f"{t} {len(theirs[t])}" for t in KEYS))
+    print("rows compared: " + ", ".join(f"{t} {len(theirs[t])}" for t in KEYS) + f", rejects {len(own)}")
     print(f"differences: {total}")
     return 0 if total == 0 else 1
 

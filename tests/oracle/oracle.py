@@ -128,6 +128,113 @@ def read_rejected(path: str | None) -> set[tuple[str, int]]:
     return out
 
 
+# ---- input checks (CONTRACT §2.1, §4 rejects; RULES §8), independently --------------
+
+LEDGER_COLUMNS = ["person_id", "period", "scheme", "payer", "amount", "base", "paid_on", "region"]
+REQUIRED = ["person_id", "period", "scheme", "payer", "amount", "region"]
+ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+
+
+def id_ok(pid: str) -> bool:
+    """GB 11643-1999: 18 characters, a real birth date, the check character (RULES §8)."""
+    if len(pid) != 18 or not pid[:17].isdigit():
+        return False
+    try:
+        dt.date(int(pid[6:10]), int(pid[10:12]), int(pid[12:14]))
+    except ValueError:
+        return False
+    check = "10X98765432"[sum(int(c) * w for c, w in zip(pid[:17], ID_WEIGHTS)) % 11]
+    return pid[17].upper() == check
+
+
+def month_ok(text: str) -> bool:
+    if len(text) != 7 or text[4] != "-" or not (text[:4] + text[5:]).isdigit():
+        return False
+    return 1 <= int(text[5:]) <= 12 and int(text[:4]) >= 1990  # min_period
+
+
+def money_ok(text: str, positive: bool) -> bool:
+    try:
+        v = Decimal(text)
+    except ArithmeticError:
+        return False
+    if not v.is_finite() or v.as_tuple().exponent < -2 or v > Decimal("99999999.99"):
+        return False
+    return v > 0 if positive else v >= 0
+
+
+def date_ok(text: str) -> bool:
+    try:
+        return dt.date.fromisoformat(text) >= dt.date(1990, 1, 1) and len(text) == 10
+    except ValueError:
+        return False
+
+
+def row_fault(rec: list[str], col: dict[str, int], width: int) -> str | None:
+    """The reject type of a ledger record, or None (the duplicate check comes after)."""
+    if len(rec) != width:
+        return "PARSE_ERROR"
+    get = lambda c: rec[col[c]].strip() if c in col else ""
+    if any(get(c) == "" for c in REQUIRED):
+        return "MISSING_VALUE"
+    if get("scheme") in ("employee", "flexible") and get("base") == "":
+        return "MISSING_VALUE"
+    if not id_ok(get("person_id")):
+        return "BAD_PERSON_ID"
+    if not month_ok(get("period")):
+        return "BAD_PERIOD"
+    if get("scheme") not in ("employee", "flexible", "resident"):
+        return "BAD_ENUM"
+    if get("payer") not in ("employer", "individual", "government", "unemployment_fund"):
+        return "BAD_ENUM"
+    if not money_ok(get("amount"), True):
+        return "BAD_AMOUNT"
+    if get("base") and not money_ok(get("base"), False):
+        return "BAD_AMOUNT"
+    if get("paid_on") and not date_ok(get("paid_on")):
+        return "BAD_DATE"
+    if not (len(get("region")) == 6 and get("region").isdigit()):
+        return "BAD_REGION"
+    if get("scheme") == "resident" and not get("period").endswith("-01"):
+        return "BAD_RESIDENT_PERIOD"
+    return None
+
+
+def check_ledger(ledger_dir: str) -> dict[tuple[str, int], str]:
+    """The oracle's own rejects: (file name, line) -> error_type, duplicates included."""
+    out: dict[tuple[str, int], str] = {}
+    seen: set[tuple] = set()
+    for name in sorted(os.listdir(ledger_dir)):
+        if not name.endswith(".csv"):
+            continue
+        with open(os.path.join(ledger_dir, name), encoding="utf-8", newline="") as f:
+            reader = csv.reader(f)
+            header = next(reader)
+            col = {h: i for i, h in enumerate(header)}
+            for rec in reader:
+                fault = row_fault(rec, col, len(header))
+                if fault is None:
+                    get = lambda c: rec[col[c]].strip() if c in col else ""
+                    key = (
+                        get("person_id").upper(),
+                        get("period"),
+                        get("scheme"),
+                        get("payer"),
+                        Decimal(get("amount")),
+                        Decimal(get("base")) if get("base") else None,
+                        get("paid_on"),
+                        get("region"),
+                        get("employer_id"),
+                        get("txn_id"),
+                    )
+                    if key in seen:
+                        fault = "DUPLICATE_ROW"
+                    seen.add(key)
+                if fault is not None:
+                    out[(name, reader.line_num)] = fault
+    return out
+
+
 def read_ledger(ledger_dir: str, rejected: set[tuple[str, int]]) -> dict[str, list[Row]]:
     """Accepted rows per person, in input order (files by name, then line)."""
     people: dict[str, list[Row]] = {}
