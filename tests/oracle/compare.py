@@ -101,7 +101,7 @@ def main(argv):
     # the input checks: every ledger line's reject type (None = accepted), both ways;
     # the rules below are compared on the rows *we* accepted, so one input difference
     # is reported once, here, not again in every table
-    own = oracle.check_ledger(ledger)
+    own = oracle.check_ledger(ledger, as_of)
     ledger_names = set(n for n, _ in own) | set(os.listdir(ledger))
     for key in sorted(set(own) | {k for k in ledger_rejects if k[0] in ledger_names}):
         va, vb = ledger_rejects.get(key), own.get(key)

@@ -150,7 +150,7 @@ def id_ok(pid: str) -> bool:
 def month_ok(text: str) -> bool:
     if len(text) != 7 or text[4] != "-" or not (text[:4] + text[5:]).isdigit():
         return False
-    return 1 <= int(text[5:]) <= 12 and int(text[:4]) >= 1990  # min_period
+    return 1 <= int(text[5:]) <= 12
 
 
 def money_ok(text: str, positive: bool) -> bool:
@@ -158,14 +158,14 @@ def money_ok(text: str, positive: bool) -> bool:
         v = Decimal(text)
     except ArithmeticError:
         return False
-    if not v.is_finite() or v.as_tuple().exponent < -2 or v > Decimal("99999999.99"):
+    if not v.is_finite() or v.as_tuple().exponent < -2:
         return False
     return v > 0 if positive else v >= 0
 
 
 def date_ok(text: str) -> bool:
     try:
-        return dt.date.fromisoformat(text) >= dt.date(1990, 1, 1) and len(text) == 10
+        return dt.date.fromisoformat(text) is not None and len(text) == 10
     except ValueError:
         return False
 
@@ -200,10 +200,13 @@ def row_fault(rec: list[str], col: dict[str, int], width: int) -> str | None:
     return None
 
 
-def check_ledger(ledger_dir: str) -> dict[tuple[str, int], str]:
-    """The oracle's own rejects: (file name, line) -> error_type, duplicates included."""
+def check_ledger(ledger_dir: str, as_of: str) -> dict[tuple[str, int], str]:
+    """The oracle's own rejects: (file name, line) -> error_type. Field checks per row,
+    then the plausibility bounds of docs/decisions.md "Input hardening" (min_period
+    1990-01, birth date, max_amount, max_months_ahead 24 from the reference month),
+    then exact duplicates in file order."""
     out: dict[tuple[str, int], str] = {}
-    seen: set[tuple] = set()
+    passed = []  # (key, get) of rows that pass the field checks, in file order
     for name in sorted(os.listdir(ledger_dir)):
         if not name.endswith(".csv"):
             continue
@@ -213,25 +216,53 @@ def check_ledger(ledger_dir: str) -> dict[tuple[str, int], str]:
             col = {h: i for i, h in enumerate(header)}
             for rec in reader:
                 fault = row_fault(rec, col, len(header))
-                if fault is None:
-                    get = lambda c: rec[col[c]].strip() if c in col else ""
-                    key = (
-                        get("person_id").upper(),
-                        get("period"),
-                        get("scheme"),
-                        get("payer"),
-                        Decimal(get("amount")),
-                        Decimal(get("base")) if get("base") else None,
-                        get("paid_on"),
-                        get("region"),
-                        get("employer_id"),
-                        get("txn_id"),
-                    )
-                    if key in seen:
-                        fault = "DUPLICATE_ROW"
-                    seen.add(key)
                 if fault is not None:
                     out[(name, reader.line_num)] = fault
+                else:
+                    vals = {c: rec[col[c]].strip() if c in col else "" for c in LEDGER_COLUMNS + ["employer_id", "txn_id"]}
+                    passed.append(((name, reader.line_num), vals))
+    ceiling = Decimal("99999999.99")
+    plausible = []
+    for key, v in passed:
+        period = month_of(v["period"])
+        paid = dt.date.fromisoformat(v["paid_on"]) if v["paid_on"] else None
+        pid = v["person_id"]
+        birth = dt.date(int(pid[6:10]), int(pid[10:12]), int(pid[12:14]))
+        if period < month_of("1990-01"):
+            out[key] = "BAD_PERIOD"
+        elif paid is not None and paid < dt.date(1990, 1, 1):
+            out[key] = "BAD_DATE"
+        elif birth > (paid if paid is not None else last_day(period)):
+            out[key] = "BAD_PERSON_ID"
+        elif Decimal(v["amount"]) > ceiling or (v["base"] and Decimal(v["base"]) > ceiling):
+            out[key] = "BAD_AMOUNT"
+        else:
+            plausible.append((key, v, period, paid))
+    refs = [month_idx(paid) for _, _, period, paid in plausible if paid is not None and abs(month_idx(paid) - period) <= 24]
+    ref = max(refs) if refs else month_of(as_of)
+    seen: set[tuple] = set()
+    for key, v, period, paid in plausible:
+        if period > ref + 24:
+            out[key] = "BAD_PERIOD"
+            continue
+        if paid is not None and month_idx(paid) > ref + 24:
+            out[key] = "BAD_DATE"
+            continue
+        dup = (
+            v["person_id"].upper(),
+            v["period"],
+            v["scheme"],
+            v["payer"],
+            Decimal(v["amount"]),
+            Decimal(v["base"]) if v["base"] else None,
+            v["paid_on"],
+            v["region"],
+            v["employer_id"],
+            v["txn_id"],
+        )
+        if dup in seen:
+            out[key] = "DUPLICATE_ROW"
+        seen.add(dup)
     return out
 
 
