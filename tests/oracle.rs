@@ -128,3 +128,17 @@ fn oracle_agrees_under_non_default_rules() {
     let rules = format!("{ORACLE_DIR}/alt_rules.toml");
     assert_oracle_agrees(&python, &dir, &rules, &["2025-08", "2030-06"]);
 }
+
+/// The oracle itself against the worked scenarios of `tests/scenarios/` (ledgerflow
+/// not involved): it must agree with the rulebook's own examples before it judges us.
+#[test]
+fn oracle_agrees_with_the_worked_scenarios() {
+    let python = python();
+    let out = sh(Command::new(&python)
+        .arg(Path::new(ORACLE_DIR).join("scenarios.py"))
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scenarios"))
+        .arg(NATIONAL_RULES))
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(out.lines().any(|l| l == "scenario mismatches: 0"), "{out}");
+    assert!(!out.lines().any(|l| l == "scenarios: 0"), "{out}");
+}
