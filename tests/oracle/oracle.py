@@ -864,11 +864,17 @@ def evaluate(pid: str, rows: list[Row], groups, rules: Rules, A: int):
     return status, out_months, gap_rows
 
 
+# Rows that only the other reading of a silent clause produces (docs/decisions.md,
+# "Independent oracle"); compare.py accepts them present or absent and counts them.
+KNOWN_PREPAID = "status_gap_prepaid_month_after_as_of"
+
+
 def findings(pid: str, rows: list[Row], groups, rules: Rules, A: int, region_A: str):
-    """The findings of §6 as (period, code) pairs: one per person, code and period."""
+    """The findings of §6 as (period, code) pairs, one per person, code and period;
+    (period, code, known) for a row that only the other reading of a clause gives."""
     K = last_day(A)
     rows = [r for r in rows if r.paid_on is None or r.paid_on <= K]
-    out: set[tuple[dt.date, str]] = set()
+    out: set[tuple] = set()
     emp: dict[int, list[Row]] = {}
     res: dict[int, list[Row]] = {}
     for r in rows:
@@ -915,6 +921,7 @@ def findings(pid: str, rows: list[Row], groups, rules: Rules, A: int, region_A: 
     exempt = rules.get("exempt_groups", region_A, A)
     y_from = int(rules.get("break_years_count_from", region_A, A))
     paid_years = {mi // 12 for mi, m in months.items() if m.paid}
+    paid_years_to_a = {mi // 12 for mi, m in months.items() if m.paid and mi <= A}
     for g, f, t in groups:
         if g not in exempt:
             continue
@@ -923,6 +930,10 @@ def findings(pid: str, rows: list[Row], groups, rules: Rules, A: int, region_A: 
             touches = any(f <= last_day(mi) and (t is None or t >= first_day(mi)) for mi in range(lo, hi + 1))
             if touches and P.get(Y) is None and Y not in paid_years:
                 out.add((first_day(Y * 12), "STATUS_GAP"))
+            elif touches and P.get(Y) is None and Y not in paid_years_to_a:
+                # §6 says "no paid employee-family month in Y"; a month of Y after A
+                # prepaid by K covers Y in this reading, not in the history-only one
+                out.add((first_day(Y * 12), "STATUS_GAP", KNOWN_PREPAID))
     return out
 
 
@@ -947,8 +958,8 @@ def run(ledger_dir, rules_path, as_of, groups_path=None, rejected=frozenset()):
                 yield "person_month", (pid, m["period"]), m
             for g in gap_rows:
                 yield "gaps", (pid, g["kind"], g["gap_start"]), g
-        for period, code in sorted(findings(pid, people.get(pid, []), groups.get(pid, []), rules, A, region_A)):
-            yield "findings", (pid, period, code), {}
+        for period, code, *known in sorted(findings(pid, people.get(pid, []), groups.get(pid, []), rules, A, region_A)):
+            yield "findings", (pid, period, code), {"_known": known[0]} if known else {}
 
 
 def _json(v):
