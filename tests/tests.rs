@@ -8,6 +8,7 @@ mod fuzz;
 mod hardening;
 mod layers;
 mod operate;
+mod oracle;
 mod partition;
 mod privacy;
 mod safety;

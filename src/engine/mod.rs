@@ -177,33 +177,35 @@ pub fn evaluate_person<P: ParamSource>(
         Some(r) => r.years.clone(),
         None => resident::resident_years(&input.rows, params, k),
     };
+    // Findings (also for people without a history, e.g. registry-only). Their
+    // person-level parameters (exempt_groups, break_years_count_from for STATUS_GAP)
+    // are read at A in the region of the row shown for A (docs/decisions.md); without
+    // a history, in the region of the person's first row, else of the ID number.
+    let push_findings = |batch: &mut Batch, region: u32| {
+        let found = special::findings(
+            &special::FindingInputs {
+                rows: &input.rows,
+                employee_months: &aggregates,
+                resident_years: &res_years,
+                groups: input.groups,
+                region,
+            },
+            params,
+            as_of,
+        );
+        batch.findings.extend(found.into_iter().map(|f| FindingRow {
+            person,
+            period: f.period,
+            code: f.code,
+            detail: f.detail,
+        }));
+    };
     let fallback_region = input
         .rows
         .region
         .first()
         .copied()
         .unwrap_or_else(|| person.id_region());
-
-    // Findings (also for people without a history, e.g. registry-only).
-    let found = special::findings(
-        &special::FindingInputs {
-            rows: &input.rows,
-            employee_months: &aggregates,
-            resident_years: &res_years,
-            groups: input.groups,
-            region: fallback_region,
-        },
-        params,
-        as_of,
-    );
-    for f in found {
-        batch.findings.push(FindingRow {
-            person,
-            period: f.period,
-            code: f.code,
-            detail: f.detail,
-        });
-    }
 
     let start = match (
         emp.as_ref().map(|e| e.first_paid),
@@ -213,6 +215,7 @@ pub fn evaluate_person<P: ParamSource>(
         (Some(a), None) => a,
         (None, Some(b)) => b,
         (None, None) => {
+            push_findings(batch, fallback_region);
             return PersonVerdict {
                 employee: emp,
                 resident: res,
@@ -352,12 +355,14 @@ pub fn evaluate_person<P: ParamSource>(
     // person_status
     let months = &batch.months[first_row..];
     let Some(at_a) = months.last() else {
+        push_findings(batch, fallback_region);
         return PersonVerdict {
             employee: emp,
             resident: res,
         };
     };
-    let p = params.at(at_a.region, as_of);
+    let region_at_a = at_a.region;
+    let p = params.at(region_at_a, as_of);
     let gender = person.gender();
     let retirement_min_months = match gender {
         Gender::Male => p.retirement_min_months_male,
@@ -409,6 +414,7 @@ pub fn evaluate_person<P: ParamSource>(
         resident_continuous_years: continuous_years,
         incentive_raise: resident::incentive_raise(p, continuous_years, zero_claim_years),
     });
+    push_findings(batch, region_at_a);
     PersonVerdict {
         employee: emp,
         resident: res,

@@ -38,7 +38,12 @@ fn ledger(csv: &str) -> LedgerRows {
     rows
 }
 
-fn run_with(csv: &str, groups: &[(&str, GroupInterval)], as_of: &str, p: &Params) -> Batch {
+fn run_with<P: ParamSource>(
+    csv: &str,
+    groups: &[(&str, GroupInterval)],
+    as_of: &str,
+    p: &P,
+) -> Batch {
     let (rows, ranges) = sort_for_engine(ledger(csv));
     let mut batch = Batch::default();
     for r in ranges {
@@ -1323,4 +1328,68 @@ fn status_gap_fires_for_a_partial_resident_payment() {
     let csv = "370202198001010010,2026-01,resident,individual,400.00,,2025-12-10,370200";
     let b = run_with(csv, &groups, "2026-06", &Params::national_defaults());
     assert!(!b.findings.iter().any(|f| f.code == FindingCode::StatusGap));
+}
+
+/// Two rule sets: `local` for one 6-digit region, `national` elsewhere.
+struct OneRegion {
+    region: u32,
+    local: Params,
+    national: Params,
+}
+
+impl ParamSource for OneRegion {
+    fn at(&self, region: u32, _month: Month) -> &Params {
+        if region == self.region {
+            &self.local
+        } else {
+            &self.national
+        }
+    }
+}
+
+#[test]
+fn rules_6_status_gap_reads_exempt_groups_in_the_region_of_as_of() {
+    // RULES §6 STATUS_GAP with exempt_groups, a person-level value read at A in the
+    // region of the row shown for A (docs/decisions.md, rule files). The person worked
+    // in Fuzhou (350100, dibao not exempt there in this rule set) and moved to Qingdao
+    // (370200, national: all six exempt) in 2024-12, then stopped paying; dibao from
+    // 2025. The row for 2026-06 is Qingdao's → STATUS_GAP 2025 and 2026. The old
+    // engine read the region of the person's first row (Fuzhou) and found none.
+    let csv = "
+370202198001010010,2024-10,employee,employer,800.00,8000.00,2024-10-20,350100
+370202198001010010,2024-11,employee,employer,800.00,8000.00,2024-11-20,350100
+370202198001010010,2024-12,employee,employer,800.00,8000.00,2024-12-20,370200";
+    let groups = [(
+        "370202198001010010",
+        grp(SpecialGroup::Dibao, "2025-01-01", None),
+    )];
+    let mut local = Params::national_defaults();
+    local.exempt_groups = [true, true, false, true, true, true];
+    assert!(!local.is_exempt(SpecialGroup::Dibao));
+    let p = OneRegion {
+        region: 350100,
+        local,
+        national: Params::national_defaults(),
+    };
+    let b = run_with(csv, &groups, "2026-06", &p);
+    assert_eq!(b.status[0].region, 370200);
+    let gaps: Vec<String> = b
+        .findings
+        .iter()
+        .filter(|f| f.code == FindingCode::StatusGap)
+        .map(|f| f.period.to_string())
+        .collect();
+    assert_eq!(gaps, ["2025-01", "2026-01"]);
+    // The other way round: exempt where the person started, not where they are at A.
+    let p = OneRegion {
+        region: 370200,
+        local: p.local,
+        national: Params::national_defaults(),
+    };
+    let b = run_with(csv, &groups, "2026-06", &p);
+    assert!(
+        !b.findings.iter().any(|f| f.code == FindingCode::StatusGap),
+        "{:?}",
+        b.findings
+    );
 }
