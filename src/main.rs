@@ -29,7 +29,12 @@ fn parse_size(s: &str) -> Result<u64, String> {
 }
 
 fn parse_shard(s: &str) -> Result<Shard, String> {
-    Shard::parse(s).ok_or_else(|| format!("expected K/N with 0 <= K < N, got {s:?}"))
+    Shard::parse(s).ok_or_else(|| {
+        format!(
+            "expected K/N with 0 <= K < N <= {}, got {s:?}",
+            ledgerflow::partition::MAX_PARTS
+        )
+    })
 }
 
 fn parse_month(s: &str) -> Result<Month, String> {
@@ -246,10 +251,16 @@ fn finish(code: u8) -> u8 {
     code
 }
 
+/// More worker threads than this only exhaust the machine (each has its own stack):
+/// `--threads 100000` hung and a mistyped huge number had the process killed.
+const MAX_THREADS: usize = 1024;
+
 fn set_threads(threads: Option<usize>) -> Result<(), Error> {
     if let Some(n) = threads {
-        if n == 0 {
-            return Err(Error::Usage("--threads must be at least 1".into()));
+        if !(1..=MAX_THREADS).contains(&n) {
+            return Err(Error::Usage(format!(
+                "--threads must be between 1 and {MAX_THREADS}, got {n}"
+            )));
         }
         // SAFETY: called before any other thread exists (first thing in the command),
         // so nothing can read the environment concurrently.

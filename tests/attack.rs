@@ -69,3 +69,69 @@ fn a_rule_file_integer_beyond_the_calendar_is_a_load_error_not_an_overflow() {
         util::ledgerflow(&["run", s(&pipe), "--quiet"]).expect_ok();
     }
 }
+
+/// Runs the binary, killing it after `limit` (then `None`).
+fn ledgerflow_within(args: &[&str], limit: std::time::Duration) -> Option<util::Run> {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ledgerflow"))
+        .args(args)
+        .env_remove("LEDGERFLOW_PSEUDONYM_KEY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start ledgerflow");
+    let start = std::time::Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().expect("output");
+    Some(util::Run {
+        args: args.iter().map(|a| a.to_string()).collect(),
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
+}
+
+#[test]
+fn absurd_thread_and_shard_counts_are_usage_errors() {
+    let dir = util::temp_dir("attack-counts");
+    let pipe = util::write_pipeline(&dir, &gap_ledger(), None);
+    let limit = std::time::Duration::from_secs(60);
+    let p = s(&pipe);
+    for (args, want) in [
+        // Hung (100000 threads) or killed the machine's memory before.
+        (
+            vec!["run", p, "--quiet", "--threads", "100000"],
+            "--threads must be between 1 and 1024, got 100000",
+        ),
+        // Aborted allocating room for 4294967295 shard manifests.
+        (
+            vec![
+                "merge-manifests",
+                p,
+                "--as-of",
+                "2025-04",
+                "--shards",
+                "4294967295",
+            ],
+            "--shards must be between 1 and 4096, got 4294967295",
+        ),
+        // A shard that merge-manifests could never merge.
+        (
+            vec!["run", p, "--quiet", "--shard", "0/5000"],
+            "expected K/N with 0 <= K < N <= 4096, got \"0/5000\"",
+        ),
+    ] {
+        let r = ledgerflow_within(&args, limit)
+            .unwrap_or_else(|| panic!("{args:?} still running after {limit:?}"));
+        r.expect_code(2);
+        assert!(r.stderr.contains(want), "{args:?}: {}", r.stderr);
+    }
+    util::ledgerflow(&["run", p, "--quiet", "--threads", "1024"]).expect_ok();
+}

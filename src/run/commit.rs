@@ -164,10 +164,20 @@ fn record(
     Ok((manifest, report))
 }
 
-pub fn merge(out: &Path, as_of: Month, count: u32) -> Result<Manifest> {
-    if count == 0 {
-        return Err(Error::Usage("--shards must be at least 1".into()));
+/// `merge-manifests --shards N`: a usage error outside `1 ..= MAX_PARTS` (checked
+/// before anything is read: a huge N would ask for room for N manifests).
+pub fn check_shard_count(count: u32) -> Result<()> {
+    if !(1..=crate::partition::MAX_PARTS).contains(&count) {
+        return Err(Error::Usage(format!(
+            "--shards must be between 1 and {}, got {count}",
+            crate::partition::MAX_PARTS
+        )));
     }
+    Ok(())
+}
+
+pub fn merge(out: &Path, as_of: Month, count: u32) -> Result<Manifest> {
+    check_shard_count(count)?;
     let mut parts: Vec<Manifest> = Vec::with_capacity(count as usize);
     for index in 0..count {
         let shard = Shard { index, count };
