@@ -135,3 +135,122 @@ fn absurd_thread_and_shard_counts_are_usage_errors() {
     }
     util::ledgerflow(&["run", p, "--quiet", "--threads", "1024"]).expect_ok();
 }
+
+/// Runs the binary with its files limited to `max_file_bytes` (`RLIMIT_FSIZE`, with
+/// `SIGXFSZ` ignored): a write past it fails with `EFBIG`, as a full disk fails one
+/// with `ENOSPC` — the same error path, without mounting a small file system.
+fn ledgerflow_with_file_limit(args: &[&str], max_file_bytes: u64) -> util::Run {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ledgerflow"));
+    cmd.args(args).env_remove("LEDGERFLOW_PSEUDONYM_KEY");
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let limit = libc::rlimit {
+                rlim_cur: max_file_bytes,
+                rlim_max: max_file_bytes,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().expect("start ledgerflow");
+    util::Run {
+        args: args.iter().map(|a| a.to_string()).collect(),
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn largest_file(dir: &Path, under: &str) -> u64 {
+    util::files_under(dir)
+        .iter()
+        .filter(|(name, _)| name.starts_with(under))
+        .map(|(_, bytes)| bytes.len() as u64)
+        .max()
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_disk_that_fills_up_while_the_report_is_written_leaves_the_old_snapshot_whole() {
+    let dir = util::temp_dir("attack-disk-full");
+    let pipe = util::write_pipeline(&dir, &gap_ledger(), None);
+    let out = dir.join("out");
+    fn run<'a>(pipe: &'a Path, out: &'a Path) -> [&'a str; 7] {
+        [
+            "run",
+            s(pipe),
+            "--quiet",
+            "--as-of",
+            "2025-06",
+            "--out",
+            s(out),
+        ]
+    }
+    util::ledgerflow(&run(&pipe, &out)).expect_ok();
+    let before = util::files_under(&out);
+    // The next night's ledger is larger: 40 people instead of one.
+    std::fs::remove_dir_all(dir.join("ledger")).unwrap();
+    util::ledgerflow(&[
+        "generate",
+        "--persons",
+        "40",
+        "--months",
+        "6",
+        "--start",
+        "2025-01",
+        "--seed",
+        "1",
+        "--out",
+        s(&dir),
+    ])
+    .expect_ok();
+    // Sizes of that night's files, from a run into a scratch folder: every part fits
+    // under the limit, its report does not (the disk fills up after the tables).
+    let scratch = dir.join("scratch");
+    util::ledgerflow(&run(&pipe, &scratch)).expect_ok();
+    let (parts, report) = (
+        util::TABLES
+            .iter()
+            .map(|t| largest_file(&scratch, t))
+            .max()
+            .unwrap(),
+        largest_file(&scratch, "_reports"),
+    );
+    assert!(
+        report > parts + 2,
+        "report {report} bytes, largest part {parts}"
+    );
+    let r = ledgerflow_with_file_limit(&run(&pipe, &out), (parts + report) / 2);
+    r.expect_code(1);
+    assert!(r.stderr.contains("_reports/"), "{}", r.stderr);
+    // The old snapshot is whole: every file as before (no half-published tables
+    // beside the old manifest), and verify says complete.
+    let after: Vec<_> = util::files_under(&out)
+        .into_iter()
+        .filter(|(name, _)| name != "_lock")
+        .collect();
+    let before: Vec<_> = before
+        .into_iter()
+        .filter(|(name, _)| name != "_lock")
+        .collect();
+    assert_eq!(
+        after.iter().map(|f| &f.0).collect::<Vec<_>>(),
+        before.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    assert!(after == before, "a file of the old snapshot changed");
+    util::ledgerflow(&["verify", s(&pipe), "--as-of", "2025-06", "--out", s(&out)]).expect_ok();
+    // With room again the same command publishes the new snapshot.
+    util::ledgerflow(&run(&pipe, &out)).expect_ok();
+    for t in util::TABLES {
+        assert_eq!(
+            util::read_table(&out, t, "2025-06"),
+            util::read_table(&scratch, t, "2025-06"),
+            "{t}"
+        );
+    }
+}
