@@ -8,6 +8,7 @@ use ledgerflow::error::Error;
 use ledgerflow::generate;
 use ledgerflow::partition::Shard;
 use ledgerflow::run::{BackfillOptions, RunOptions};
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -216,25 +217,38 @@ enum Format {
 }
 
 fn main() -> ExitCode {
+    ledgerflow::log::quiet_panics();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
+        Err(e) if e.use_stderr() => {
+            // The rejected value is echoed: an ID typed into the wrong flag is masked.
+            let text = e.render().to_string();
+            eprint!("{}", ledgerflow::privacy::shown_early(&text));
+            return ExitCode::from(2);
+        }
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+            return ExitCode::from(0);
         }
     };
-    match dispatch(cli) {
-        Ok(code) => ExitCode::from(code),
-        Err(e) => {
-            let code = match e {
+    let (code, message) = match std::panic::catch_unwind(AssertUnwindSafe(|| dispatch(cli))) {
+        Ok(Ok(code)) => return ExitCode::from(code),
+        Ok(Err(e)) => (
+            match e {
                 Error::Usage(_) => 2,
                 _ => 1,
-            };
-            ledgerflow::log::error(&ledgerflow::privacy::shown(&e.to_string()), code);
-            ledgerflow::log::summary(code);
-            ExitCode::from(code)
+            },
+            e.to_string(),
+        ),
+        // A bug, not bad input: one error line and exit 1 (CONTRACT §1, internal).
+        Err(_) => {
+            let (message, place) = ledgerflow::log::take_panic().unwrap_or_default();
+            (1, format!("internal error at {place}: {message}"))
         }
-    }
+    };
+    ledgerflow::log::error(&ledgerflow::privacy::shown_early(&message), code);
+    ledgerflow::log::summary(code);
+    ExitCode::from(code)
 }
 
 fn start_log(format: LogFormat, quiet: bool, command: &str) {

@@ -165,6 +165,29 @@ pub fn shown(text: &str) -> String {
     }
 }
 
+/// Set once the process's pipeline is known not to be pseudonymised.
+static PROCESS_PLAIN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Records that this process's pipeline is not pseudonymised (see [`shown_early`]).
+pub fn set_process_plain() {
+    PROCESS_PLAIN.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// [`shown`] for an error line, which may come before the process knows whether its
+/// pipeline is pseudonymised (a wrong command line, a pipeline file that does not
+/// load, a bug): until a plain pipeline is known, text is masked with the key in
+/// `LEDGERFLOW_PSEUDONYM_KEY` whenever that holds a usable one — the deployments
+/// that pseudonymise set it for every run.
+pub fn shown_early(text: &str) -> String {
+    if PROCESS_KEY.get().is_some() || PROCESS_PLAIN.load(std::sync::atomic::Ordering::Relaxed) {
+        return shown(text);
+    }
+    match key_from_env() {
+        Ok(key) => mask(&key, text),
+        Err(_) => text.to_string(),
+    }
+}
+
 /// Where a run keeps the working files that hold raw IDs and reversible person
 /// numbers: the ledger cache and carry-forward state of `run --incremental` (`cache`)
 /// and the spill files of a bucketed run (`spill`, this process's own folder).

@@ -254,3 +254,73 @@ fn a_disk_that_fills_up_while_the_report_is_written_leaves_the_old_snapshot_whol
         );
     }
 }
+
+/// Two Parquet files made once with DuckDB (`COPY … TO 'x.parquet'`): a ledger whose
+/// `amount` is a MAP column, and a valid 50-row ledger with three bytes of its
+/// dictionary page changed (polars' reader panics on both).
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+
+#[test]
+fn parquet_that_makes_the_reader_panic_is_one_error_line_naming_the_file() {
+    for (fixture, want) in [
+        (
+            "map-amount.parquet",
+            "map-amount.parquet: column amount: a Parquet map column cannot hold a ledger value",
+        ),
+        (
+            "corrupt-dictionary-page.parquet",
+            "corrupt-dictionary-page.parquet: corrupt or unreadable file (the reader failed: ",
+        ),
+    ] {
+        let dir = util::temp_dir("attack-parquet-panic");
+        let pipe = util::write_pipeline(&dir, &gap_ledger(), None);
+        std::fs::copy(
+            Path::new(FIXTURES).join(fixture),
+            dir.join("ledger").join(fixture),
+        )
+        .unwrap();
+        for command in [&["run", "--quiet"][..], &["validate"]] {
+            let r = util::ledgerflow(&[command, &[s(&pipe), "--as-of", "2025-04"]].concat());
+            let command = command[0];
+            r.expect_code(1);
+            // Before: the library's panic message and a backtrace on stderr.
+            assert!(!r.stderr.contains("panicked"), "{command}: {}", r.stderr);
+            assert_eq!(r.stderr.lines().count(), 1, "{command}: {}", r.stderr);
+            assert!(r.stderr.contains(want), "{command}: {}", r.stderr);
+        }
+    }
+}
+
+#[test]
+fn errors_before_the_pipeline_is_known_mask_ids_when_a_key_is_set() {
+    const ID: &str = "370202198503120113";
+    let dir = util::temp_dir("attack-early-mask");
+    let pipe = util::write_pipeline(&dir, &gap_ledger(), None);
+    let text = std::fs::read_to_string(&pipe).unwrap().replace(
+        "pseudonymize = false",
+        "pseudonymize = true\nstate_dir = \"../state\"",
+    );
+    util::write(&pipe, &text);
+    let key = [(
+        "LEDGERFLOW_PSEUDONYM_KEY",
+        "0123456789abcdef0123456789abcdef",
+    )];
+    util::ledgerflow_env(&["run", s(&pipe), "--quiet"], &key).expect_ok();
+    // An ID typed into the wrong flag: clap echoes the value.
+    let r = util::ledgerflow_env(&["run", s(&pipe), "--as-of", ID], &key);
+    r.expect_code(2);
+    assert!(r.stderr.contains("invalid value"), "{}", r.stderr);
+    assert!(!r.stderr.contains(ID), "{}", r.stderr);
+    // A pipeline file that does not load names the bad key, which holds an ID.
+    util::write(
+        &pipe,
+        &text.replace("[quality]", &format!("[quality]\nperson_{ID} = 1")),
+    );
+    let r = util::ledgerflow_env(&["run", s(&pipe), "--quiet"], &key);
+    r.expect_code(1);
+    assert!(r.stderr.contains("unknown key"), "{}", r.stderr);
+    assert!(!r.stderr.contains(ID), "{}", r.stderr);
+    // Without a key (a plain deployment) the error shows what was written.
+    let r = util::ledgerflow(&["run", s(&pipe), "--quiet"]);
+    assert!(r.stderr.contains(ID), "{}", r.stderr);
+}

@@ -54,6 +54,7 @@ pub fn locked(
 /// (checked before anything is read or written).
 pub fn key_mode(pipeline: &Pipeline) -> Result<KeyMode> {
     if !pipeline.pseudonymize {
+        crate::privacy::set_process_plain();
         return Ok(KeyMode::Raw);
     }
     let key = crate::privacy::key_from_env().map_err(|p| {
