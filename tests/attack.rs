@@ -324,3 +324,31 @@ fn errors_before_the_pipeline_is_known_mask_ids_when_a_key_is_set() {
     let r = util::ledgerflow(&["run", s(&pipe), "--quiet"]);
     assert!(r.stderr.contains(ID), "{}", r.stderr);
 }
+
+#[test]
+fn an_empty_path_in_the_pipeline_file_is_an_error_naming_the_key() {
+    let dir = util::temp_dir("attack-empty-path");
+    let pipe = util::write_pipeline(&dir, &gap_ledger(), None);
+    let text = std::fs::read_to_string(&pipe).unwrap();
+    for (from, to, key) in [
+        // Wrote the tables, the lock and the manifest beside the pipeline file.
+        ("dir = \"out\"", "dir = \"\"", "[outputs] key `dir`"),
+        // Read the pipeline's own folder, out/ included, as the ledger.
+        (
+            "ledger = \"ledger\"",
+            "ledger = \"\"",
+            "[inputs] key `ledger`",
+        ),
+    ] {
+        util::write(&pipe, &text.replace(from, to));
+        let r = util::ledgerflow(&["run", s(&pipe), "--quiet"]);
+        r.expect_code(1);
+        assert!(
+            r.stderr
+                .contains(&format!("pipeline.toml: {key}: empty path")),
+            "{}",
+            r.stderr
+        );
+        assert!(!dir.join("person_status").exists() && !dir.join("_lock").exists());
+    }
+}
