@@ -352,3 +352,35 @@ fn an_empty_path_in_the_pipeline_file_is_an_error_naming_the_key() {
         assert!(!dir.join("person_status").exists() && !dir.join("_lock").exists());
     }
 }
+
+#[test]
+fn an_as_of_typo_centuries_ahead_is_a_usage_error() {
+    let dir = util::temp_dir("attack-as-of-ahead");
+    let pipe = util::write_pipeline(&dir, &gap_ledger(), None);
+    // 2205-06 for 2025-06: every person's history ran to it (2 160 months each).
+    let r = util::ledgerflow(&["run", s(&pipe), "--quiet", "--as-of", "2205-06"]);
+    r.expect_code(2);
+    assert!(
+        r.stderr.contains(
+            "--as-of 2205-06 is more than 24 months (max_months_ahead) after 2025-04, \
+             the latest period of the accepted ledger rows"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(!dir.join("out").join("person_month").exists());
+    let r = util::ledgerflow(&[
+        "backfill",
+        s(&pipe),
+        "--quiet",
+        "--from",
+        "2025-04",
+        "--to",
+        "2205-06",
+    ]);
+    r.expect_code(2);
+    assert!(r.stderr.contains("--to 2205-06 is more"), "{}", r.stderr);
+    // Up to the bound it runs, as before.
+    util::ledgerflow(&["run", s(&pipe), "--quiet", "--as-of", "2027-04"]).expect_ok();
+    util::ledgerflow(&["run", s(&pipe), "--quiet", "--as-of", "2027-05"]).expect_code(2);
+}

@@ -243,6 +243,16 @@ impl Source {
         }
     }
 
+    /// The latest period of the accepted ledger rows, when it is known before a part
+    /// is loaded (not for a partition's shard before its buckets are read).
+    pub fn latest_period(&self) -> Option<Month> {
+        match self {
+            Source::Memory(i) => i.ledger.period.iter().max().copied(),
+            Source::Spill(b) => b.max_period,
+            Source::Partition(r) => r.buckets().and_then(|b| b.max_period),
+        }
+    }
+
     /// The latest period in the accepted ledger rows (the default `as_of`); an error
     /// naming the cause when no row was accepted. Asked before any part is loaded.
     pub fn default_as_of(&self, pipeline: &Pipeline) -> Result<Month> {
