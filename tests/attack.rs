@@ -384,3 +384,46 @@ fn an_as_of_typo_centuries_ahead_is_a_usage_error() {
     util::ledgerflow(&["run", s(&pipe), "--quiet", "--as-of", "2027-04"]).expect_ok();
     util::ledgerflow(&["run", s(&pipe), "--quiet", "--as-of", "2027-05"]).expect_code(2);
 }
+
+#[test]
+fn a_utf16_csv_is_refused_as_a_file_naming_it() {
+    let dir = util::temp_dir("attack-utf16");
+    let pipe = util::write_pipeline(&dir, &gap_ledger(), None);
+    // Excel's "Unicode text" export: UTF-16LE with a byte-order mark.
+    let mut bytes = vec![0xFF, 0xFE];
+    for unit in gap_ledger().encode_utf16() {
+        bytes.extend(unit.to_le_bytes());
+    }
+    std::fs::write(dir.join("ledger").join("unicode.csv"), bytes).unwrap();
+    // Before: each row rejected (MISSING_VALUE, PARSE_ERROR) with NULs in `raw`.
+    let r = util::ledgerflow(&["run", s(&pipe), "--quiet"]);
+    r.expect_code(1);
+    assert!(
+        r.stderr.contains("unicode.csv: the file is UTF-16 text"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_registry_named_as_the_ledger_folder_says_no_ledger_file_is_left() {
+    let dir = util::temp_dir("attack-registry-is-ledger");
+    let pipe = util::write_pipeline(&dir, &gap_ledger(), None);
+    let text = std::fs::read_to_string(&pipe).unwrap().replace(
+        "ledger = \"ledger\"",
+        "ledger = \"ledger\"\nspecial_groups = \"ledger\"",
+    );
+    util::write(&pipe, &text);
+    // Before: "no accepted ledger rows to take the default --as-of from ()", and with
+    // --as-of a snapshot of nobody.
+    for extra in [&[][..], &["--as-of", "2025-04"]] {
+        let r = util::ledgerflow(&[&["run", s(&pipe), "--quiet"][..], extra].concat());
+        r.expect_code(1);
+        assert!(
+            r.stderr
+                .contains("is named as special_groups or claims: no ledger file is left"),
+            "{}",
+            r.stderr
+        );
+    }
+}
