@@ -10,7 +10,8 @@
 //! **ID-like text** is a span that starts and ends with a digit (ASCII `0-9` or
 //! full-width `０-９`), may end with a check character `x`/`X`/`ｘ`/`Ｘ` right after its
 //! last digit, has only separators between its digits (any run of ASCII space, tab,
-//! `-`, no-break space U+00A0, ideographic space U+3000, full-width hyphen U+FF0D) and
+//! line break, `-`, no-break space U+00A0, ideographic space U+3000, full-width hyphen
+//! U+FF0D, and the escapes `\n`, `\r`, `\t` a quoted value shows line breaks as) and
 //! holds at least [`MIN_ID_DIGITS`] digits (first-generation IDs had 15). Such a span
 //! is replaced whole by the lowercase hex HMAC-SHA256 of its normalised text — digits
 //! made ASCII, separators dropped, `x` upper-cased — so a valid ID written any of these
@@ -89,7 +90,10 @@ fn digit(c: char) -> Option<char> {
 }
 
 fn is_separator(c: char) -> bool {
-    matches!(c, ' ' | '\t' | '-' | '\u{a0}' | '\u{3000}' | '\u{ff0d}')
+    matches!(
+        c,
+        ' ' | '\t' | '\n' | '\r' | '-' | '\u{a0}' | '\u{3000}' | '\u{ff0d}'
+    )
 }
 
 fn is_check_x(c: char) -> bool {
@@ -119,6 +123,13 @@ pub fn mask_with(text: &str, replace: impl Fn(&str) -> String) -> String {
                 j = k;
             } else if is_separator(chars[k].1) {
                 k += 1;
+            } else if chars[k].1 == '\\'
+                && chars
+                    .get(k + 1)
+                    .is_some_and(|c| matches!(c.1, 'n' | 'r' | 't'))
+            {
+                // A reject message quotes a value with escapes: `"370202\n1985…"`.
+                k += 2;
             } else {
                 break;
             }
@@ -300,6 +311,11 @@ mod tests {
         assert_eq!(tag("440100\u{3000}19800101003x"), id);
         assert_eq!(tag("４４０１００１９８００１０１００３ｘ"), id);
         assert_eq!(tag("４４０１００ 19800101003Ｘ"), id);
+        // A quoted CSV field with a line break (an Excel cell with Alt+Enter), raw and
+        // as a reject message quotes it.
+        assert_eq!(tag("440100\n19800101003x"), id);
+        assert_eq!(tag("440100\r\n19800101003x"), id);
+        assert_eq!(tag("\"440100\\n19800101003x\""), format!("\"{id}\""));
         // Around it, everything stays; the span is replaced whole, separators inside.
         assert_eq!(
             tag("ledger/ledger-440100 198001010037.csv"),

@@ -427,3 +427,33 @@ fn a_registry_named_as_the_ledger_folder_says_no_ledger_file_is_left() {
         );
     }
 }
+
+#[test]
+fn an_id_split_by_a_line_break_in_a_quoted_field_is_masked() {
+    let dir = util::temp_dir("attack-id-line-break");
+    let mut ledger = gap_ledger();
+    // An Excel cell with Alt+Enter inside the ID: the row is rejected (19 characters).
+    ledger.push_str(
+        "\"370202\n198503120113\",2025-04,employee,employer,800.00,8000.00,2025-04-20,370200\n",
+    );
+    let pipe = util::write_pipeline(&dir, &ledger, None);
+    let text = std::fs::read_to_string(&pipe).unwrap().replace(
+        "pseudonymize = false",
+        "pseudonymize = true\nstate_dir = \"../state\"",
+    );
+    util::write(&pipe, &text);
+    let key = [(
+        "LEDGERFLOW_PSEUDONYM_KEY",
+        "0123456789abcdef0123456789abcdef",
+    )];
+    util::ledgerflow_env(&["run", s(&pipe), "--quiet"], &key).expect_ok();
+    let rejects = util::read_table(&dir.join("out"), "rejects", "2025-04");
+    assert_eq!(rejects.column("error_type"), ["BAD_PERSON_ID"]);
+    assert_eq!(rejects.column("line"), ["5"]);
+    // Before: "person_id \"370202\\n198503120113\": …" and the raw line, unmasked.
+    for cell in rejects.rows.concat() {
+        assert!(!cell.contains("198503120113"), "{}", rejects.to_csv());
+    }
+    let v = util::ledgerflow_env(&["validate", s(&pipe)], &key);
+    assert!(!v.stdout.contains("198503120113"), "{}", v.stdout);
+}
