@@ -457,3 +457,39 @@ fn an_id_split_by_a_line_break_in_a_quoted_field_is_masked() {
     let v = util::ledgerflow_env(&["validate", s(&pipe)], &key);
     assert!(!v.stdout.contains("198503120113"), "{}", v.stdout);
 }
+
+#[test]
+fn an_output_folder_inside_the_ledger_folder_is_refused_before_anything_is_written() {
+    let dir = util::temp_dir("attack-out-in-ledger");
+    let pipe = util::write_pipeline(&dir, &gap_ledger(), None);
+    let text = std::fs::read_to_string(&pipe).unwrap();
+    // Before: the first run wrote ledger/out/, the next night read its Parquet parts
+    // as ledger files and failed on the first ("names none of the ledger columns").
+    util::write(
+        &pipe,
+        &text.replace("dir = \"out\"", "dir = \"ledger/out\""),
+    );
+    for _night in 0..2 {
+        let r = util::ledgerflow(&["run", s(&pipe), "--quiet"]);
+        r.expect_code(1);
+        assert!(
+            r.stderr.contains("[outputs] key `dir`: the output folder")
+                && r.stderr.contains("lies inside the ledger folder"),
+            "{}",
+            r.stderr
+        );
+    }
+    assert!(!dir.join("ledger").join("out").exists());
+    // --out names it too; a sibling of the ledger folder is fine.
+    let r = util::ledgerflow(&[
+        "run",
+        s(&pipe),
+        "--quiet",
+        "--out",
+        s(&dir.join("ledger/x/../y")),
+    ]);
+    r.expect_code(1);
+    assert!(r.stderr.contains("lies inside"), "{}", r.stderr);
+    assert!(!dir.join("ledger").join("y").exists());
+    util::ledgerflow(&["run", s(&pipe), "--quiet", "--out", s(&dir.join("out"))]).expect_ok();
+}
