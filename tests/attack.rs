@@ -493,3 +493,35 @@ fn an_output_folder_inside_the_ledger_folder_is_refused_before_anything_is_writt
     assert!(!dir.join("ledger").join("y").exists());
     util::ledgerflow(&["run", s(&pipe), "--quiet", "--out", s(&dir.join("out"))]).expect_ok();
 }
+
+#[test]
+fn region_code_000000_is_rejected_in_the_id_and_in_the_region_column() {
+    let dir = util::temp_dir("attack-region-00");
+    let mut ledger = gap_ledger();
+    // Check characters right: only the region code is wrong. Before: both accepted,
+    // the second row under the national rules.
+    ledger.push_str(
+        "000000198503120116,2025-04,employee,employer,800.00,8000.00,2025-04-20,370200\n",
+    );
+    ledger.push_str(&format!(
+        "{P},2025-02,employee,employer,800.00,8000.00,2025-02-20,000000\n"
+    ));
+    let pipe = util::write_pipeline(&dir, &ledger, None);
+    util::ledgerflow(&["run", s(&pipe), "--quiet"]).expect_ok();
+    let rejects = util::read_table(&dir.join("out"), "rejects", "2025-04");
+    assert_eq!(rejects.column("line"), ["5", "6"]);
+    assert_eq!(
+        rejects.column("error_type"),
+        ["BAD_PERSON_ID", "BAD_REGION"]
+    );
+    assert!(
+        rejects.column("message")[0].contains("region code starts with 00"),
+        "{}",
+        rejects.to_csv()
+    );
+    assert!(
+        rejects.column("message")[1].contains("region \"000000\" starts with 00"),
+        "{}",
+        rejects.to_csv()
+    );
+}
