@@ -525,3 +525,26 @@ fn region_code_000000_is_rejected_in_the_id_and_in_the_region_column() {
         rejects.to_csv()
     );
 }
+
+#[test]
+fn a_ledger_file_nested_too_deep_is_an_error_not_left_out() {
+    let dir = util::temp_dir("attack-deep");
+    let pipe = util::write_pipeline(&dir, &gap_ledger(), None);
+    let mut deep = dir.join("ledger");
+    for i in 0..34 {
+        deep = deep.join(format!("d{i}"));
+    }
+    util::write(
+        &deep.join("late.csv"),
+        &format!("{HEADER}{P},2025-02,employee,employer,800.00,8000.00,2025-02-20,370200\n"),
+    );
+    // Before: read 3 rows of ledger.csv, late.csv left out without a word.
+    let r = util::ledgerflow(&["validate", s(&pipe)]);
+    r.expect_code(1);
+    assert!(
+        r.stderr
+            .contains("folders nested more than 32 deep under the input folder"),
+        "{}",
+        r.stderr
+    );
+}
