@@ -3,9 +3,10 @@
 //! and resolved gaps, and the regions with the most new suspensions. The manifest
 //! carries the counts (`changes_since_previous`) and the run report draws them.
 //!
-//! Both snapshots are read back from their published partitions, so every run mode
-//! (plain, bucketed, sharded after `merge-manifests`, backfill) gets the same answer
-//! from the same files; `docs/tables.md` has the DuckDB query that gives the same
+//! Both snapshots are read back from their part files — the previous month's
+//! published partitions, this month's parts as staged, just before they are
+//! published (the same bytes) — so every run mode (plain, bucketed, sharded after
+//! `merge-manifests`, backfill) gets the same answer from the same files; `docs/tables.md` has the DuckDB query that gives the same
 //! numbers (the test suite runs it). Definitions:
 //! - a person's `from` is their previous benefit, `(none)` when they had no row; `to`
 //!   their benefit now, `(none)` when they have no row now. Unchanged pairs are listed
@@ -81,14 +82,19 @@ fn parts(dir: &Path) -> Result<Option<Vec<PathBuf>>> {
 /// Reads `columns` of every part of a partition as strings (booleans as
 /// `true`/`false`, dates as `YYYY-MM-DD`), row by row.
 fn read_rows(dir: &Path, columns: &[&str]) -> Result<Option<Vec<Vec<String>>>> {
-    let Some(files) = parts(dir)? else {
-        return Ok(None);
-    };
+    match parts(dir)? {
+        Some(files) => read_files(&files, columns).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// [`read_rows`] of the given part files.
+fn read_files(files: &[PathBuf], columns: &[&str]) -> Result<Vec<Vec<String>>> {
     let mut rows = Vec::new();
     for f in files {
-        let bad = |e: PolarsError| Error::input(&f, format!("cannot read Parquet: {e}"));
+        let bad = |e: PolarsError| Error::input(f, format!("cannot read Parquet: {e}"));
         let file =
-            std::fs::File::open(&f).map_err(|e| Error::input(&f, format!("cannot open: {e}")))?;
+            std::fs::File::open(f).map_err(|e| Error::input(f, format!("cannot open: {e}")))?;
         let df = ParquetReader::new(file)
             .with_columns(Some(columns.iter().map(|c| c.to_string()).collect()))
             .finish()
@@ -108,7 +114,7 @@ fn read_rows(dir: &Path, columns: &[&str]) -> Result<Option<Vec<Vec<String>>>> {
             );
         }
     }
-    Ok(Some(rows))
+    Ok(rows)
 }
 
 fn benefit_rank(s: &str) -> (u8, String) {
@@ -120,10 +126,19 @@ fn benefit_rank(s: &str) -> (u8, String) {
     }
 }
 
-/// The changes from the snapshot of `as_of − 1` to the one of `as_of`, both read from
-/// OUT; `None` when OUT holds no published `person_status` for the previous month
-/// (the manifest at `_manifests/<prev>.json` must exist too).
-pub fn since_previous(out: &Path, as_of: Month) -> Result<Option<Changes>> {
+/// The parts of this month's `person_status` and `gaps`, staged and about to be
+/// published; `None` for a table this run does not write (its published partition,
+/// if any, is read instead).
+#[derive(Clone, Copy, Default)]
+pub struct Staged<'a> {
+    pub person_status: Option<&'a [PathBuf]>,
+    pub gaps: Option<&'a [PathBuf]>,
+}
+
+/// The changes from the snapshot of `as_of − 1` (read from OUT) to the one of `as_of`
+/// (its `staged` parts); `None` when OUT holds no published `person_status` for the
+/// previous month (the manifest at `_manifests/<prev>.json` must exist too).
+pub fn since_previous(out: &Path, as_of: Month, staged: Staged) -> Result<Option<Changes>> {
     let prev = as_of.plus(-1);
     if !out
         .join("_manifests")
@@ -136,10 +151,14 @@ pub fn since_previous(out: &Path, as_of: Month) -> Result<Option<Changes>> {
     let Some(before) = read_rows(&partition(out, "person_status", prev), &status_cols)? else {
         return Ok(None);
     };
-    let now = read_rows(&partition(out, "person_status", as_of), &status_cols)?.unwrap_or_default();
+    let current = |table: &str, files: Option<&[PathBuf]>, cols: &[&str]| match files {
+        Some(files) => read_files(files, cols),
+        None => Ok(read_rows(&partition(out, table, as_of), cols)?.unwrap_or_default()),
+    };
+    let now = current("person_status", staged.person_status, &status_cols)?;
     let gap_cols = ["person_key", "kind", "gap_start", "open", "state"];
     let gaps_before = read_rows(&partition(out, "gaps", prev), &gap_cols)?.unwrap_or_default();
-    let gaps_now = read_rows(&partition(out, "gaps", as_of), &gap_cols)?.unwrap_or_default();
+    let gaps_now = current("gaps", staged.gaps, &gap_cols)?;
     Ok(Some(compare(prev, &before, &now, &gaps_before, &gaps_now)))
 }
 

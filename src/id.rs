@@ -35,6 +35,8 @@ pub enum IdError {
     NotDigits,
     BirthDate,
     CheckCharacter,
+    /// The region code (first 6 digits) starts with `00`: no province has that code.
+    Region,
 }
 
 impl IdError {
@@ -44,6 +46,9 @@ impl IdError {
             IdError::NotDigits => "ID number must be 17 digits followed by a digit or X",
             IdError::BirthDate => "ID number holds an impossible birth date",
             IdError::CheckCharacter => "ID number check character does not match (GB 11643)",
+            IdError::Region => {
+                "ID number's region code starts with 00, which names no province (GB/T 2260)"
+            }
         }
     }
 }
@@ -92,6 +97,9 @@ impl PersonId {
         }
         if CHECK[(sum % 11) as usize] != check {
             return Err(IdError::CheckCharacter);
+        }
+        if b.starts_with(b"00") {
+            return Err(IdError::Region);
         }
         Ok(PersonId(body * 11 + check as u64))
     }
@@ -183,6 +191,13 @@ mod tests {
             Err(IdError::BirthDate)
         );
         assert_eq!(PersonId::parse("37020219850312011３"), Err(IdError::Length));
+        // A correct check character does not make region 000000 a place.
+        assert_eq!(
+            compose(0, Date::from_ymd(1985, 3, 12), 11),
+            "000000198503120116"
+        );
+        assert_eq!(PersonId::parse("000000198503120116"), Err(IdError::Region));
+        assert!(PersonId::parse(&compose(110_000, Date::from_ymd(1985, 3, 12), 11)).is_ok());
     }
 
     #[test]

@@ -266,3 +266,36 @@ pub fn error(msg: &str, exit_status: u8) {
         Format::Text => eprintln!("ledgerflow: {msg}"),
     }
 }
+
+/// The last panic's message (and where it happened), kept by [`quiet_panics`].
+static LAST_PANIC: Mutex<Option<(String, String)>> = Mutex::new(None);
+
+/// Makes a panic print nothing by itself (no `thread … panicked`, no backtrace, no
+/// unmasked text on stderr) and keeps its message for the one error line that
+/// reports it: the reader that caught it (a corrupt input file) or `main` (a bug,
+/// exit 1). Called once by the binary.
+pub fn quiet_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(no message)".into());
+        // One line: an assertion's message spans several.
+        let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
+        let place = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        if let Ok(mut last) = LAST_PANIC.lock() {
+            *last = Some((message, place));
+        }
+    }));
+}
+
+/// The message and place of the last panic since the previous call (see
+/// [`quiet_panics`]); `None` without one (or without the hook).
+pub fn take_panic() -> Option<(String, String)> {
+    LAST_PANIC.lock().ok().and_then(|mut last| last.take())
+}

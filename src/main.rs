@@ -8,6 +8,7 @@ use ledgerflow::error::Error;
 use ledgerflow::generate;
 use ledgerflow::partition::Shard;
 use ledgerflow::run::{BackfillOptions, RunOptions};
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -29,7 +30,12 @@ fn parse_size(s: &str) -> Result<u64, String> {
 }
 
 fn parse_shard(s: &str) -> Result<Shard, String> {
-    Shard::parse(s).ok_or_else(|| format!("expected K/N with 0 <= K < N, got {s:?}"))
+    Shard::parse(s).ok_or_else(|| {
+        format!(
+            "expected K/N with 0 <= K < N <= {}, got {s:?}",
+            ledgerflow::partition::MAX_PARTS
+        )
+    })
 }
 
 fn parse_month(s: &str) -> Result<Month, String> {
@@ -211,25 +217,38 @@ enum Format {
 }
 
 fn main() -> ExitCode {
+    ledgerflow::log::quiet_panics();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
+        Err(e) if e.use_stderr() => {
+            // The rejected value is echoed: an ID typed into the wrong flag is masked.
+            let text = e.render().to_string();
+            eprint!("{}", ledgerflow::privacy::shown_early(&text));
+            return ExitCode::from(2);
+        }
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+            return ExitCode::from(0);
         }
     };
-    match dispatch(cli) {
-        Ok(code) => ExitCode::from(code),
-        Err(e) => {
-            let code = match e {
+    let (code, message) = match std::panic::catch_unwind(AssertUnwindSafe(|| dispatch(cli))) {
+        Ok(Ok(code)) => return ExitCode::from(code),
+        Ok(Err(e)) => (
+            match e {
                 Error::Usage(_) => 2,
                 _ => 1,
-            };
-            ledgerflow::log::error(&ledgerflow::privacy::shown(&e.to_string()), code);
-            ledgerflow::log::summary(code);
-            ExitCode::from(code)
+            },
+            e.to_string(),
+        ),
+        // A bug, not bad input: one error line and exit 1 (CONTRACT §1, internal).
+        Err(_) => {
+            let (message, place) = ledgerflow::log::take_panic().unwrap_or_default();
+            (1, format!("internal error at {place}: {message}"))
         }
-    }
+    };
+    ledgerflow::log::error(&ledgerflow::privacy::shown_early(&message), code);
+    ledgerflow::log::summary(code);
+    ExitCode::from(code)
 }
 
 fn start_log(format: LogFormat, quiet: bool, command: &str) {
@@ -246,10 +265,16 @@ fn finish(code: u8) -> u8 {
     code
 }
 
+/// More worker threads than this only exhaust the machine (each has its own stack):
+/// `--threads 100000` hung and a mistyped huge number had the process killed.
+const MAX_THREADS: usize = 1024;
+
 fn set_threads(threads: Option<usize>) -> Result<(), Error> {
     if let Some(n) = threads {
-        if n == 0 {
-            return Err(Error::Usage("--threads must be at least 1".into()));
+        if !(1..=MAX_THREADS).contains(&n) {
+            return Err(Error::Usage(format!(
+                "--threads must be between 1 and {MAX_THREADS}, got {n}"
+            )));
         }
         // SAFETY: called before any other thread exists (first thing in the command),
         // so nothing can read the environment concurrently.

@@ -245,14 +245,6 @@ pub fn path(out: &Path, as_of: Month) -> PathBuf {
 }
 
 /// Writes the manifest atomically; returns its path.
-pub fn write(out: &Path, manifest: &Manifest) -> Result<PathBuf> {
-    let as_of =
-        Month::parse(&manifest.as_of).ok_or_else(|| Error::Internal("manifest as_of".into()))?;
-    let written = write_to(&path(out, as_of), manifest)?;
-    crate::log::snapshot(manifest.log_snapshot());
-    Ok(written)
-}
-
 impl Manifest {
     /// What the run's summary line reports about this snapshot.
     pub fn log_snapshot(&self) -> crate::log::Snapshot {
@@ -277,12 +269,27 @@ impl Manifest {
 
 /// Writes the manifest atomically to `p`; returns `p`.
 pub fn write_to(p: &Path, manifest: &Manifest) -> Result<PathBuf> {
-    let p = p.to_path_buf();
+    prepare_at(p, manifest)?.commit()
+}
+
+/// The snapshot's manifest written beside its place, to be moved in once the parts
+/// it lists are published ([`committed`] then says so on the log).
+pub fn prepare(out: &Path, manifest: &Manifest) -> Result<crate::store::Prepared> {
+    let as_of =
+        Month::parse(&manifest.as_of).ok_or_else(|| Error::Internal("manifest as_of".into()))?;
+    prepare_at(&path(out, as_of), manifest)
+}
+
+/// Reports a manifest moved into place by [`prepare`]'s commit.
+pub fn committed(manifest: &Manifest) {
+    crate::log::snapshot(manifest.log_snapshot());
+}
+
+fn prepare_at(p: &Path, manifest: &Manifest) -> Result<crate::store::Prepared> {
     let mut text = serde_json::to_string_pretty(manifest)
         .map_err(|e| Error::Internal(format!("manifest: {e}")))?;
     text.push('\n');
-    crate::store::write_file_atomically(&p, text.as_bytes())?;
-    Ok(p)
+    crate::store::prepare_file(p, text.as_bytes())
 }
 
 /// Reads a manifest written before (backfill resume, incremental runs).

@@ -41,6 +41,10 @@ pub fn part_of(person: PersonId, count: u32) -> u32 {
     (fnv1a64(&id_text(person)) % count.max(1) as u64) as u32
 }
 
+/// The most parts a run is split into: shards (`--shard K/N`, `partition --shards`,
+/// `merge-manifests --shards`), file parts (`--files I/M`) and memory buckets.
+pub const MAX_PARTS: u32 = 4096;
+
 /// `--shard K/N`: shard `index` of `count`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Shard {
@@ -49,11 +53,11 @@ pub struct Shard {
 }
 
 impl Shard {
-    /// Parses `K/N` with `0 ≤ K < N`.
+    /// Parses `K/N` with `0 ≤ K < N ≤` [`MAX_PARTS`].
     pub fn parse(s: &str) -> Option<Shard> {
         let (k, n) = s.split_once('/')?;
         let (index, count): (u32, u32) = (k.trim().parse().ok()?, n.trim().parse().ok()?);
-        (index < count).then_some(Shard { index, count })
+        (index < count && count <= MAX_PARTS).then_some(Shard { index, count })
     }
     /// The shard of `person` among `count` ([`part_of`]).
     pub fn of(person: PersonId, count: u32) -> u32 {

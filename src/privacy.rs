@@ -10,7 +10,8 @@
 //! **ID-like text** is a span that starts and ends with a digit (ASCII `0-9` or
 //! full-width `０-９`), may end with a check character `x`/`X`/`ｘ`/`Ｘ` right after its
 //! last digit, has only separators between its digits (any run of ASCII space, tab,
-//! `-`, no-break space U+00A0, ideographic space U+3000, full-width hyphen U+FF0D) and
+//! line break, `-`, no-break space U+00A0, ideographic space U+3000, full-width hyphen
+//! U+FF0D, and the escapes `\n`, `\r`, `\t` a quoted value shows line breaks as) and
 //! holds at least [`MIN_ID_DIGITS`] digits (first-generation IDs had 15). Such a span
 //! is replaced whole by the lowercase hex HMAC-SHA256 of its normalised text — digits
 //! made ASCII, separators dropped, `x` upper-cased — so a valid ID written any of these
@@ -89,7 +90,10 @@ fn digit(c: char) -> Option<char> {
 }
 
 fn is_separator(c: char) -> bool {
-    matches!(c, ' ' | '\t' | '-' | '\u{a0}' | '\u{3000}' | '\u{ff0d}')
+    matches!(
+        c,
+        ' ' | '\t' | '\n' | '\r' | '-' | '\u{a0}' | '\u{3000}' | '\u{ff0d}'
+    )
 }
 
 fn is_check_x(c: char) -> bool {
@@ -119,6 +123,13 @@ pub fn mask_with(text: &str, replace: impl Fn(&str) -> String) -> String {
                 j = k;
             } else if is_separator(chars[k].1) {
                 k += 1;
+            } else if chars[k].1 == '\\'
+                && chars
+                    .get(k + 1)
+                    .is_some_and(|c| matches!(c.1, 'n' | 'r' | 't'))
+            {
+                // A reject message quotes a value with escapes: `"370202\n1985…"`.
+                k += 2;
             } else {
                 break;
             }
@@ -162,6 +173,29 @@ pub fn shown(text: &str) -> String {
     match PROCESS_KEY.get() {
         Some(k) => mask(k, text),
         None => text.to_string(),
+    }
+}
+
+/// Set once the process's pipeline is known not to be pseudonymised.
+static PROCESS_PLAIN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Records that this process's pipeline is not pseudonymised (see [`shown_early`]).
+pub fn set_process_plain() {
+    PROCESS_PLAIN.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// [`shown`] for an error line, which may come before the process knows whether its
+/// pipeline is pseudonymised (a wrong command line, a pipeline file that does not
+/// load, a bug): until a plain pipeline is known, text is masked with the key in
+/// `LEDGERFLOW_PSEUDONYM_KEY` whenever that holds a usable one — the deployments
+/// that pseudonymise set it for every run.
+pub fn shown_early(text: &str) -> String {
+    if PROCESS_KEY.get().is_some() || PROCESS_PLAIN.load(std::sync::atomic::Ordering::Relaxed) {
+        return shown(text);
+    }
+    match key_from_env() {
+        Ok(key) => mask(&key, text),
+        Err(_) => text.to_string(),
     }
 }
 
@@ -277,6 +311,11 @@ mod tests {
         assert_eq!(tag("440100\u{3000}19800101003x"), id);
         assert_eq!(tag("４４０１００１９８００１０１００３ｘ"), id);
         assert_eq!(tag("４４０１００ 19800101003Ｘ"), id);
+        // A quoted CSV field with a line break (an Excel cell with Alt+Enter), raw and
+        // as a reject message quotes it.
+        assert_eq!(tag("440100\n19800101003x"), id);
+        assert_eq!(tag("440100\r\n19800101003x"), id);
+        assert_eq!(tag("\"440100\\n19800101003x\""), format!("\"{id}\""));
         // Around it, everything stays; the span is replaced whole, separators inside.
         assert_eq!(
             tag("ledger/ledger-440100 198001010037.csv"),

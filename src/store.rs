@@ -92,21 +92,57 @@ pub fn temp_path(path: &Path) -> PathBuf {
 /// Writes `data` to `path` atomically (temporary file beside it, fsync, rename). A
 /// failed write removes its temporary file; a killed one leaves it for the sweep.
 pub fn write_file_atomically(path: &Path, data: &[u8]) -> Result<()> {
+    prepare_file(path, data)?.commit().map(|_| ())
+}
+
+/// A file written and fsynced beside its place, not yet moved in: everything that
+/// can fail for want of space has happened. [`Prepared::commit`] moves it in; dropped
+/// without that, the temporary file is removed.
+pub struct Prepared {
+    tmp: PathBuf,
+    path: PathBuf,
+    committed: bool,
+}
+
+/// The first half of [`write_file_atomically`]: `data` in a temporary file beside
+/// `path`, fsynced. A commit writes its report and manifest this way before it
+/// publishes any part, so a full disk fails the run with the old snapshot whole.
+pub fn prepare_file(path: &Path, data: &[u8]) -> Result<Prepared> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(io_err(dir, "cannot create folder"))?;
-    let tmp = temp_path(path);
-    let written = (|| {
-        let mut f = File::create(&tmp).map_err(io_err(&tmp, "cannot create"))?;
-        f.write_all(data).map_err(io_err(&tmp, "cannot write"))?;
-        f.sync_all().map_err(io_err(&tmp, "cannot sync"))?;
-        drop(f);
-        rename(&tmp, path, "cannot move into place")
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    let prepared = Prepared {
+        tmp: temp_path(path),
+        path: path.to_path_buf(),
+        committed: false,
+    };
+    let tmp = &prepared.tmp;
+    let mut f = File::create(tmp).map_err(io_err(tmp, "cannot create"))?;
+    f.write_all(data).map_err(io_err(tmp, "cannot write"))?;
+    f.sync_all().map_err(io_err(tmp, "cannot sync"))?;
+    Ok(prepared)
+}
+
+impl Prepared {
+    /// Moves the file into place (one rename) and syncs its folder; returns its path.
+    pub fn commit(mut self) -> Result<PathBuf> {
+        rename(&self.tmp, &self.path, "cannot move into place")?;
+        self.committed = true;
+        fsync_dir(self.path.parent().unwrap_or(Path::new(".")))?;
+        Ok(std::mem::take(&mut self.path))
     }
-    written?;
-    fsync_dir(dir)
+}
+
+impl Drop for Prepared {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.tmp);
+            // The folder too when this made it (a first run that failed leaves no
+            // empty `_manifests/`); a folder holding anything stays.
+            if let Some(dir) = self.tmp.parent() {
+                let _ = std::fs::remove_dir(dir);
+            }
+        }
+    }
 }
 
 pub fn partition_dir(out: &Path, table: &str, as_of: Month) -> PathBuf {

@@ -1,5 +1,6 @@
 //! The integration tests: one binary (see Cargo.toml), one module per area.
 
+mod attack;
 mod cli;
 mod duckdb;
 mod duckdb_env;

@@ -18,6 +18,7 @@ pub fn merge_manifests(
     shards: u32,
     wait_lock: bool,
 ) -> Result<u8> {
+    commit::check_shard_count(shards)?;
     let (p, _lock) = load::locked(pipeline, out, LockMode::Exclusive, wait_lock, false)?;
     let keys = load::key_mode(&p)?;
     let gate = partitioned::before_merge(&p, &keys, as_of, shards)?;

@@ -55,7 +55,7 @@ pub struct MonthDay {
 pub enum Kind {
     /// A fraction in `[0, 1]` (TOML float or integer).
     Rate,
-    /// A non-negative integer (months, days, years).
+    /// A non-negative integer up to 9999 (months, days, years).
     Int,
     Bool,
     /// Yuan with ≤ 2 places (TOML string `"400.00"` or number).

@@ -112,17 +112,20 @@ impl Pipeline {
             }
         };
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let rel = |s: String| {
-            if s.is_empty() {
-                dir.clone()
-            } else {
-                dir.join(s)
+        // A path, relative to the pipeline file's folder. An empty one is an error:
+        // it used to mean that folder itself, so `dir = ""` wrote the tables beside
+        // the pipeline file and `ledger = ""` read them back as ledger files.
+        let path_of = |section: &str, key: &str| -> Result<Option<PathBuf>> {
+            match string(section, key)? {
+                Some(s) if s.trim().is_empty() => Err(err(format!(
+                    "[{section}] key `{key}`: empty path (write \".\" for the pipeline file's folder)"
+                ))),
+                Some(s) => Ok(Some(dir.join(s))),
+                None => Ok(None),
             }
         };
         let required = |section: &str, key: &str| -> Result<PathBuf> {
-            string(section, key)?
-                .map(rel)
-                .ok_or_else(|| err(format!("[{section}] key `{key}`: missing")))
+            path_of(section, key)?.ok_or_else(|| err(format!("[{section}] key `{key}`: missing")))
         };
         let name = string("pipeline", "name")?.unwrap_or_else(|| {
             path.file_stem()
@@ -130,8 +133,8 @@ impl Pipeline {
         });
         let rules_path = required("pipeline", "rules")?;
         let ledger = required("inputs", "ledger")?;
-        let special_groups = string("inputs", "special_groups")?.map(rel);
-        let claims = string("inputs", "claims")?.map(rel);
+        let special_groups = path_of("inputs", "special_groups")?;
+        let claims = path_of("inputs", "claims")?;
         let encoding = match string("inputs", "encoding")? {
             None => Encoding::Utf8,
             Some(e) => Encoding::parse(&e).ok_or_else(|| {
@@ -193,7 +196,7 @@ impl Pipeline {
                 )));
             }
         };
-        let state_dir = string("privacy", "state_dir")?.map(rel);
+        let state_dir = path_of("privacy", "state_dir")?;
         Ok(Pipeline {
             path: path.to_path_buf(),
             sha256: String::new(),
@@ -295,6 +298,14 @@ max_reject_ratio = 0.05
         assert!(
             e(&ok.replace("ledger = \"l\"", "ledger = \"l\"\nsheet = \"\""))
                 .contains("[inputs] key `sheet`: empty sheet name")
+        );
+        assert_eq!(
+            e(&ok.replace("dir = \"o\"", "dir = \"\"")),
+            "p.toml: [outputs] key `dir`: empty path (write \".\" for the pipeline file's folder)"
+        );
+        assert!(
+            e(&ok.replace("ledger = \"l\"", "ledger = \"l\"\nclaims = \" \""))
+                .contains("[inputs] key `claims`: empty path")
         );
     }
 }

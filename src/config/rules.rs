@@ -391,6 +391,11 @@ fn parse_month_day(s: &str) -> Option<MonthDay> {
     crate::domain::Date::is_valid_ymd(2024, month, day).then_some(MonthDay { month, day })
 }
 
+/// The largest integer a rule file may give (months, days, years, counts): any year
+/// of the calendar, and so many months or days that month and date arithmetic on
+/// any `YYYY-MM` stays far inside `i32` (2147483647 months would overflow it).
+const MAX_INT: i64 = 9999;
+
 fn parse_value(kind: Kind, v: &toml::Value) -> std::result::Result<Value, String> {
     use toml::Value as T;
     Ok(match (kind, v) {
@@ -404,8 +409,13 @@ fn parse_value(kind: Kind, v: &toml::Value) -> std::result::Result<Value, String
                 show(v)
             ));
         }
-        (Kind::Int, T::Integer(i)) if (0..=i32::MAX as i64).contains(i) => Value::Int(*i as i32),
-        (Kind::Int, _) => return Err(format!("expected a non-negative integer, got {}", show(v))),
+        (Kind::Int, T::Integer(i)) if (0..=MAX_INT).contains(i) => Value::Int(*i as i32),
+        (Kind::Int, _) => {
+            return Err(format!(
+                "expected a non-negative integer up to {MAX_INT}, got {}",
+                show(v)
+            ));
+        }
         (Kind::Bool, T::Boolean(b)) => Value::Bool(*b),
         (Kind::Bool, _) => return Err(format!("expected true or false, got {}", show(v))),
         (Kind::Money, T::String(s)) => Value::Money(parse_money(s)?),
@@ -694,6 +704,14 @@ subsidy_ratio.dibao = 0.8
             e.contains("#3")
                 && e.contains("`short_gap_max_months`")
                 && e.contains("non-negative integer"),
+            "{e}"
+        );
+        // Months far beyond any calendar would overflow month arithmetic.
+        let e = error_of(
+            "[[params]]\nregion = \"31\"\neffective_from = \"2021-01\"\nbackpay_deadline_months = 2147483647\n",
+        );
+        assert!(
+            e.contains("`backpay_deadline_months`: expected a non-negative integer up to 9999, got 2147483647"),
             "{e}"
         );
         let e = error_of("[[params]]\nregion = \"31010\"\neffective_from = \"2021-01\"\n");

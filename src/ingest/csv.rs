@@ -358,6 +358,13 @@ pub(super) fn read_csv(
     encoding: Encoding,
     wanted: &[&str],
 ) -> Result<Table> {
+    // Excel's "Unicode text": read as UTF-8 it would give rows of NULs, each rejected.
+    if data.starts_with(b"\xFF\xFE") || data.starts_with(b"\xFE\xFF") {
+        return Err(Error::input(
+            path,
+            "the file is UTF-16 text (it starts with a UTF-16 byte-order mark); save it as UTF-8 or GBK CSV",
+        ));
+    }
     let text = decode(data, encoding);
     let b = text.text.as_slice();
     let n = b.len();

@@ -142,9 +142,18 @@ impl Walker {
         for path in listed {
             match std::fs::metadata(&path) {
                 Ok(md) if md.is_dir() => {
-                    if depth < MAX_DEPTH {
-                        self.walk(&path, &md, depth + 1)?;
+                    // Files below would be left out unseen: said, not skipped (a
+                    // link back to a folder already walked is no deeper folder).
+                    let walked = file_id(&md).is_some_and(|id| self.dirs.contains(&id));
+                    if depth >= MAX_DEPTH && !walked {
+                        return Err(Error::input(
+                            &path,
+                            format!(
+                                "folders nested more than {MAX_DEPTH} deep under the input folder; files below are not read (move them up)"
+                            ),
+                        ));
                     }
+                    self.walk(&path, &md, depth + 1)?;
                 }
                 Ok(md) if has_data_extension(&path) => self.add_file(&path, &md)?,
                 Ok(_) => {}

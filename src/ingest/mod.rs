@@ -358,11 +358,21 @@ fn detect_format(path: &Path, data: &[u8]) -> Format {
     }
 }
 
-/// Runs a reader, turning a panic inside a library on corrupt input into an error.
+/// Runs a reader, turning a panic inside a library on corrupt input into an error
+/// (with the library's message when the binary keeps it, see
+/// [`crate::log::quiet_panics`]).
 fn guarded<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(r) => r,
-        Err(_) => Err(Error::input(path, "corrupt or unreadable file")),
+        Err(_) => Err(Error::input(
+            path,
+            match crate::log::take_panic() {
+                Some((message, _)) => {
+                    format!("corrupt or unreadable file (the reader failed: {message})")
+                }
+                None => "corrupt or unreadable file".into(),
+            },
+        )),
     }
 }
 

@@ -24,11 +24,45 @@ pub(super) fn parquet_frame(
     let projection: Vec<usize> = (0..header.len())
         .filter(|&i| wanted.contains(&header[i].as_str()))
         .collect();
+    // A wanted column of a type that holds no single value is refused by name before
+    // reading: polars' reader panics on some (a map), fails obscurely on others.
+    for (&i, field) in projection
+        .iter()
+        .zip(projection.iter().map(|&i| schema.get_at_index(i)))
+    {
+        if let Some((_, field)) = field
+            && let Some(kind) = unreadable(&field.dtype)
+        {
+            return Err(Error::input(
+                path,
+                format!(
+                    "column {}: a Parquet {kind} column cannot hold a ledger value (expected text, a number or a date)",
+                    header[i]
+                ),
+            ));
+        }
+    }
     let df = reader
         .with_projection(Some(projection))
         .finish()
         .map_err(bad)?;
     Ok((df, header, height))
+}
+
+/// The kind of a stored type that is no single value (nested, interval), by name;
+/// `None` for every type [`column_as_text`] or the typed checks read.
+fn unreadable(t: &ArrowDataType) -> Option<&'static str> {
+    use ArrowDataType as A;
+    match t {
+        A::Dictionary(_, values, _) => unreadable(values),
+        A::List(_) | A::LargeList(_) | A::FixedSizeList(..) => Some("list"),
+        A::Struct(_) => Some("struct"),
+        A::Map(..) => Some("map"),
+        A::Union(_) => Some("union"),
+        A::Interval(_) => Some("interval"),
+        A::Unknown => Some("unknown-type"),
+        _ => None,
+    }
 }
 
 /// A column as text: dates `YYYY-MM-DD` (datetimes by their date), numbers and

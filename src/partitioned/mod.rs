@@ -66,7 +66,7 @@ const FORMAT: u32 = 1;
 const META: &str = "meta.json";
 const REJECTS: &str = "rejects.bin";
 /// The most shards a partition writes bucket files for (as many as memory buckets).
-const MAX_SHARDS: u32 = 4096;
+const MAX_SHARDS: u32 = crate::partition::MAX_PARTS;
 
 /// The folder of a pipeline's partition; `None` for a pseudonymised pipeline without
 /// `[privacy] state_dir` (it can have none: the bucket files hold raw IDs).

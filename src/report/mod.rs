@@ -117,11 +117,18 @@ impl Summary {
     }
 }
 
-/// Renders and writes the report atomically; returns its path.
-pub fn write(out: &Path, as_of: Month, summary: &Summary, manifest: &Manifest) -> Result<PathBuf> {
-    let p = path(out, as_of);
-    crate::store::write_file_atomically(&p, render(as_of, summary, manifest).as_bytes())?;
-    Ok(p)
+/// Renders the report and writes it beside its place, to be moved in by the
+/// commit once the snapshot's parts are published.
+pub fn prepare(
+    out: &Path,
+    as_of: Month,
+    summary: &Summary,
+    manifest: &Manifest,
+) -> Result<crate::store::Prepared> {
+    crate::store::prepare_file(
+        &path(out, as_of),
+        render(as_of, summary, manifest).as_bytes(),
+    )
 }
 
 /// Escapes text for HTML element content and attribute values.

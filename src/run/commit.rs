@@ -1,8 +1,10 @@
-//! The one step that publishes: a snapshot's staged part files move into
-//! `OUT/<table>/as_of=M/` ([`crate::store::publish`]), then what changed since the
-//! previous month ([`crate::changes`]), the run report, and the manifest — written
-//! last, so that once it is there everything it lists is (CONTRACT §4); then the
-//! data-quality gate. Every run mode ends here: a plain or bucketed run and each month
+//! The one step that publishes: what changed since the previous month
+//! ([`crate::changes`], from the staged parts), the run report and the manifest are
+//! written beside their places first; only then do the snapshot's staged part files
+//! move into `OUT/<table>/as_of=M/` ([`crate::store::publish`]), then the report and
+//! last the manifest (renames only), so that once it is there everything it lists is
+//! (CONTRACT §4), and a full disk fails the run before any part of the old snapshot
+//! is replaced; then the data-quality gate. Every run mode ends here: a plain or bucketed run and each month
 //! of `backfill` through [`snapshot`], a shard through [`snapshot`] into its waiting
 //! folder (published later), and `merge-manifests` through [`merge`], the commit of
 //! all shards' staged files.
@@ -81,22 +83,6 @@ pub fn snapshot(
     staged
         .outputs
         .sort_by(|x, y| (rank(&x.table), &x.path).cmp(&(rank(&y.table), &y.path)));
-    if s.shard.is_none() {
-        timings.time("write", || {
-            pipeline
-                .tables
-                .iter()
-                .try_for_each(|t| match staged.tables.get(t) {
-                    Some(paths) => store::publish(out, t.as_str(), as_of, paths),
-                    None => Ok(()),
-                })
-        })?;
-    }
-    progress.say(format!(
-        "wrote {} files under {}",
-        staged.outputs.len(),
-        out.display()
-    ));
     let totals = manifest::totals(s.inputs, s.future);
     // A shard that read a partition holds only its share of the rejects: the gate is
     // decided by `merge-manifests` over the gathered rejects, not here.
@@ -120,7 +106,29 @@ pub fn snapshot(
     m.partition = s.partition.clone();
     match s.shard {
         None => {
-            let (manifest, report) = record(out, as_of, Some(s.summary), &mut m)?;
+            let of = |t: OutputTable| staged.tables.get(&t).map(Vec::as_slice);
+            let now = changes::Staged {
+                person_status: of(OutputTable::PersonStatus),
+                gaps: of(OutputTable::Gaps),
+            };
+            let publish = || {
+                timings.time("write", || {
+                    pipeline
+                        .tables
+                        .iter()
+                        .try_for_each(|t| match staged.tables.get(t) {
+                            Some(paths) => store::publish(out, t.as_str(), as_of, paths),
+                            None => Ok(()),
+                        })
+                })?;
+                progress.say(format!(
+                    "wrote {} files under {}",
+                    staged.outputs.len(),
+                    out.display()
+                ));
+                Ok(())
+            };
+            let (manifest, report) = record(out, as_of, Some(s.summary), &mut m, now, publish)?;
             progress.say(format!(
                 "manifest {}, report {}",
                 manifest.display(),
@@ -130,6 +138,11 @@ pub fn snapshot(
         // A shard's manifest and report summary wait in its shard folder for
         // `merge-manifests`, which adds the summaries up into the run report.
         Some(shard) => {
+            progress.say(format!(
+                "wrote {} files under {}",
+                staged.outputs.len(),
+                out.display()
+            ));
             let summary = serde_json::to_vec(s.summary)
                 .map_err(|e| Error::Internal(format!("report summary: {e}")))?;
             store::write_file_atomically(&shard.summary_path(out, as_of), &summary)?;
@@ -143,31 +156,53 @@ pub fn snapshot(
     Ok(quality_gate_failed)
 }
 
-/// Adds the changes since the previous month to `m`, writes the report (or removes an
-/// older one when there is no `summary`) and then the manifest; returns their paths.
+/// Adds the changes since the previous month (from the `now` parts) to `m` and writes
+/// the report and the manifest beside their places; then `publish`es the parts, moves
+/// the report in (or removes an older one when there is no `summary`) and last the
+/// manifest; returns their paths. Whatever fails for want of space fails before
+/// `publish`, so the previous snapshot stays whole.
 fn record(
     out: &Path,
     as_of: Month,
     summary: Option<&Summary>,
     m: &mut Manifest,
+    now: changes::Staged,
+    publish: impl FnOnce() -> Result<()>,
 ) -> Result<(PathBuf, Option<PathBuf>)> {
-    m.changes_since_previous = changes::since_previous(out, as_of)?;
+    m.changes_since_previous = changes::since_previous(out, as_of, now)?;
     let report = match summary {
-        Some(s) => Some(report::write(out, as_of, s, m)?),
+        Some(s) => Some(report::prepare(out, as_of, s, m)?),
+        None => None,
+    };
+    let prepared = manifest::prepare(out, m)?;
+    publish()?;
+    let report = match report {
+        Some(r) => Some(r.commit()?),
         // No report rather than an earlier one beside this manifest.
         None => {
             let _ = std::fs::remove_file(report::path(out, as_of));
             None
         }
     };
-    let manifest = manifest::write(out, m)?;
-    Ok((manifest, report))
+    let path = prepared.commit()?;
+    manifest::committed(m);
+    Ok((path, report))
+}
+
+/// `merge-manifests --shards N`: a usage error outside `1 ..= MAX_PARTS` (checked
+/// before anything is read: a huge N would ask for room for N manifests).
+pub fn check_shard_count(count: u32) -> Result<()> {
+    if !(1..=crate::partition::MAX_PARTS).contains(&count) {
+        return Err(Error::Usage(format!(
+            "--shards must be between 1 and {}, got {count}",
+            crate::partition::MAX_PARTS
+        )));
+    }
+    Ok(())
 }
 
 pub fn merge(out: &Path, as_of: Month, count: u32) -> Result<Manifest> {
-    if count == 0 {
-        return Err(Error::Usage("--shards must be at least 1".into()));
-    }
+    check_shard_count(count)?;
     let mut parts: Vec<Manifest> = Vec::with_capacity(count as usize);
     for index in 0..count {
         let shard = Shard { index, count };
@@ -246,19 +281,37 @@ pub fn merge(out: &Path, as_of: Month, count: u32) -> Result<Manifest> {
             _ => summary = None,
         }
     }
-    let mut tables: Vec<&str> = merged.outputs.iter().map(|o| o.table.as_str()).collect();
+    let mut tables: Vec<String> = merged.outputs.iter().map(|o| o.table.clone()).collect();
     tables.dedup();
-    for table in tables {
-        let staged: Vec<PathBuf> = (0..count)
-            .map(|index| {
-                let s = Shard { index, count };
-                store::partition_dir(&s.dir(out, as_of), table, as_of).join(s.part_name())
-            })
-            .filter(|p| p.exists())
-            .collect();
-        store::publish(out, table, as_of, &staged)?;
-    }
-    record(out, as_of, summary.as_ref(), &mut merged)?;
+    let staged: Vec<(String, Vec<PathBuf>)> = tables
+        .into_iter()
+        .map(|table| {
+            let parts = (0..count)
+                .map(|index| {
+                    let s = Shard { index, count };
+                    store::partition_dir(&s.dir(out, as_of), &table, as_of).join(s.part_name())
+                })
+                .filter(|p| p.exists())
+                .collect();
+            (table, parts)
+        })
+        .collect();
+    let of = |t: &str| {
+        staged
+            .iter()
+            .find(|(table, _)| table == t)
+            .map(|(_, parts)| parts.as_slice())
+    };
+    let now = changes::Staged {
+        person_status: of("person_status"),
+        gaps: of("gaps"),
+    };
+    let publish = || {
+        staged
+            .iter()
+            .try_for_each(|(table, parts)| store::publish(out, table, as_of, parts))
+    };
+    record(out, as_of, summary.as_ref(), &mut merged, now, publish)?;
     let root = Shard::root(out, as_of);
     std::fs::remove_dir_all(&root)
         .map_err(|e| Error::output(&root, format!("cannot remove merged shards: {e}")))?;

@@ -56,6 +56,14 @@ pub fn execute(plan: &Plan, progress: &Progress) -> Result<Outcome> {
         Months::One(None) => vec![source.default_as_of(pipeline)?],
         Months::Range { from, to, .. } => (from.0..=to.0).map(Month).collect(),
     };
+    if let (Some(latest), Some(&last)) = (source.latest_period(), months.last()) {
+        check_not_far_ahead(
+            &rules,
+            latest,
+            last,
+            matches!(plan.months, Months::Range { .. }),
+        )?;
+    }
     let mut carried = match (&source, plan.carry) {
         (Source::Memory(inputs), true) => Some(Carried::open(
             pipeline,
@@ -440,6 +448,21 @@ fn up_to_date(plan: &Plan, rules: &RuleSet, files: &[InputFile], as_of: Month) -
         && m.rules.sha256 == rules.sha256
         && same_inputs
         && same_outputs
+}
+
+/// `--as-of` (backfill: `--to`) more than `max_months_ahead` months after the latest
+/// period of the accepted rows is a typo (2205-06 for 2025-06), refused as a usage
+/// error: every person's history would run to it, 180 years of `person_month` rows
+/// each. The bound is the one rows are held to (the rule file's national blocks).
+fn check_not_far_ahead(rules: &RuleSet, latest: Month, as_of: Month, backfill: bool) -> Result<()> {
+    let ahead = rules.params(0, latest).max_months_ahead;
+    if as_of.0 as i64 > latest.0 as i64 + ahead as i64 {
+        let flag = if backfill { "--to" } else { "--as-of" };
+        return Err(Error::Usage(format!(
+            "{flag} {as_of} is more than {ahead} months (max_months_ahead) after {latest}, the latest period of the accepted ledger rows"
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

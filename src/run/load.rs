@@ -20,7 +20,7 @@ use crate::partition::{Shard, part_of};
 use crate::partitioned::{self, ShardRead};
 use crate::store;
 use crate::validate::{self, buckets::Buckets};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The pipeline file with `--out` applied. A pseudonymised pipeline without a strong
 /// key stops here, before anything is read or written; with the key, this process
@@ -31,7 +31,61 @@ pub fn open(path: &Path, out: Option<&Path>) -> Result<Pipeline> {
         pipeline.out_dir = out.to_path_buf();
     }
     key_mode(&pipeline)?;
+    check_out_outside_ledger(&pipeline)?;
     Ok(pipeline)
+}
+
+/// An output folder inside the ledger folder is refused before anything is written:
+/// the next run would read its Parquet parts as ledger files (and fail on them).
+/// Only a ledger folder (not a pattern) that exists is checked; an output folder
+/// not made yet is resolved through its nearest existing parent.
+fn check_out_outside_ledger(pipeline: &Pipeline) -> Result<()> {
+    if pipeline.ledger.to_string_lossy().contains(['*', '?']) || !pipeline.ledger.is_dir() {
+        return Ok(());
+    }
+    let (Ok(ledger), Some(out)) = (pipeline.ledger.canonicalize(), resolved(&pipeline.out_dir))
+    else {
+        return Ok(());
+    };
+    if out.starts_with(&ledger) {
+        return Err(Error::config(
+            &pipeline.path,
+            format!(
+                "[outputs] key `dir`: the output folder {} lies inside the ledger folder {}: its tables would be read back as ledger files; put it outside",
+                crate::privacy::shown(&pipeline.out_dir.display().to_string()),
+                crate::privacy::shown(&pipeline.ledger.display().to_string())
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `path` with links resolved, also when it does not exist yet: its longest existing
+/// prefix canonicalized, the rest applied by name (no link can be in a part that
+/// does not exist, so a `..` there is the parent).
+fn resolved(path: &Path) -> Option<PathBuf> {
+    use std::path::Component;
+    let absolute = std::path::absolute(path).ok()?;
+    let parts: Vec<Component> = absolute.components().collect();
+    let mut known = parts.len();
+    while known > 0 && !parts[..known].iter().collect::<PathBuf>().exists() {
+        known -= 1;
+    }
+    let mut out = parts[..known]
+        .iter()
+        .collect::<PathBuf>()
+        .canonicalize()
+        .ok()?;
+    for part in &parts[known..] {
+        match part {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::Normal(name) => out.push(name),
+            _ => {}
+        }
+    }
+    Some(out)
 }
 
 /// [`open`], then the lock of the output folder, held until the returned guard is
@@ -54,6 +108,7 @@ pub fn locked(
 /// (checked before anything is read or written).
 pub fn key_mode(pipeline: &Pipeline) -> Result<KeyMode> {
     if !pipeline.pseudonymize {
+        crate::privacy::set_process_plain();
         return Ok(KeyMode::Raw);
     }
     let key = crate::privacy::key_from_env().map_err(|p| {
@@ -239,6 +294,16 @@ impl Source {
             Source::Memory(i) => &i.files,
             Source::Spill(b) => b.files(),
             Source::Partition(r) => r.files(),
+        }
+    }
+
+    /// The latest period of the accepted ledger rows, when it is known before a part
+    /// is loaded (not for a partition's shard before its buckets are read).
+    pub fn latest_period(&self) -> Option<Month> {
+        match self {
+            Source::Memory(i) => i.ledger.period.iter().max().copied(),
+            Source::Spill(b) => b.max_period,
+            Source::Partition(r) => r.buckets().and_then(|b| b.max_period),
         }
     }
 

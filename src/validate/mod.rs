@@ -161,6 +161,12 @@ fn discover_inputs(
         .collect();
     let mut ledger_paths = ingest::discover(ledger)?;
     ledger_paths.retain(|p| p.canonicalize().map_or(true, |c| !others.contains(&c)));
+    if ledger_paths.is_empty() {
+        return Err(Error::input(
+            ledger,
+            "every file found for the ledger is named as special_groups or claims: no ledger file is left",
+        ));
+    }
     Ok(Found {
         ledger: ledger_paths,
         special_groups: sg_paths,

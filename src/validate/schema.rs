@@ -108,6 +108,18 @@ pub(super) fn check_ledger(f: &[Field]) -> Result<LedgerValue, Fault> {
             ),
         )
     })?;
+    // Province codes (the first two digits, GB/T 2260) start at 11: `000000` or
+    // `001234` would silently take the national rules.
+    if region < 10_000 {
+        return Err(fault(
+            "region",
+            RejectType::BadRegion,
+            format!(
+                "region {} starts with 00, which names no province (GB/T 2260)",
+                show(region_text)
+            ),
+        ));
+    }
     let text = hash_bytes(
         hash_bytes(TEXT_SEED, employer_id.text().as_bytes()),
         txn_id.text().as_bytes(),
