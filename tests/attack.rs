@@ -362,8 +362,8 @@ fn an_as_of_typo_centuries_ahead_is_a_usage_error() {
     r.expect_code(2);
     assert!(
         r.stderr.contains(
-            "--as-of 2205-06 is more than 24 months (max_months_ahead) after 2025-04, \
-             the latest period of the accepted ledger rows"
+            "--as-of 2205-06 is more than 240 months (10 x max_months_ahead) after 2025-04, \
+             the latest period of the accepted ledger rows: a typo?"
         ),
         "{}",
         r.stderr
@@ -380,9 +380,23 @@ fn an_as_of_typo_centuries_ahead_is_a_usage_error() {
     ]);
     r.expect_code(2);
     assert!(r.stderr.contains("--to 2205-06 is more"), "{}", r.stderr);
-    // Up to the bound it runs, as before.
-    util::ledgerflow(&["run", s(&pipe), "--quiet", "--as-of", "2027-04"]).expect_ok();
-    util::ledgerflow(&["run", s(&pipe), "--quiet", "--as-of", "2027-05"]).expect_code(2);
+    // Up to max_months_ahead it runs as before; beyond it, a notice, and it still
+    // runs (a ledger whose rows stopped, run as of this month); from 20 years on, no.
+    let r = util::ledgerflow(&["run", s(&pipe), "--as-of", "2027-04"]);
+    r.expect_ok();
+    assert!(!r.stderr.contains("months after 2025-04"), "{}", r.stderr);
+    let r = util::ledgerflow(&["run", s(&pipe), "--as-of", "2028-12"]);
+    r.expect_ok();
+    assert!(
+        r.stderr.contains(
+            "--as-of 2028-12 is 44 months after 2025-04, the latest period of the accepted \
+             ledger rows (more than max_months_ahead, 24): every history runs to 2028-12"
+        ),
+        "{}",
+        r.stderr
+    );
+    util::ledgerflow(&["run", s(&pipe), "--quiet", "--as-of", "2045-04"]).expect_ok();
+    util::ledgerflow(&["run", s(&pipe), "--quiet", "--as-of", "2045-05"]).expect_code(2);
 }
 
 #[test]

@@ -62,6 +62,7 @@ pub fn execute(plan: &Plan, progress: &Progress) -> Result<Outcome> {
             latest,
             last,
             matches!(plan.months, Months::Range { .. }),
+            progress,
         )?;
     }
     let mut carried = match (&source, plan.carry) {
@@ -450,17 +451,33 @@ fn up_to_date(plan: &Plan, rules: &RuleSet, files: &[InputFile], as_of: Month) -
         && same_outputs
 }
 
-/// `--as-of` (backfill: `--to`) more than `max_months_ahead` months after the latest
-/// period of the accepted rows is a typo (2205-06 for 2025-06), refused as a usage
-/// error: every person's history would run to it, 180 years of `person_month` rows
-/// each. The bound is the one rows are held to (the rule file's national blocks).
-fn check_not_far_ahead(rules: &RuleSet, latest: Month, as_of: Month, backfill: bool) -> Result<()> {
-    let ahead = rules.params(0, latest).max_months_ahead;
-    if as_of.0 as i64 > latest.0 as i64 + ahead as i64 {
-        let flag = if backfill { "--to" } else { "--as-of" };
+/// `--as-of` (backfill: `--to`) far after the latest period of the accepted rows.
+/// More than `max_months_ahead` months after it is said (a notice): a run as of this
+/// month on a ledger whose rows stopped earlier is legitimate (every history runs to
+/// `as_of`, an open gap grows). More than ten times that (240 months, 20 years, by
+/// default) is taken for a typo (2205-06 or 2052-06 for 2025-06: every person's
+/// history would run to it) and refused as a usage error. Both bounds come from the
+/// rule file's national blocks, the bound rows themselves are held to.
+fn check_not_far_ahead(
+    rules: &RuleSet,
+    latest: Month,
+    as_of: Month,
+    backfill: bool,
+    progress: &Progress,
+) -> Result<()> {
+    let ahead = rules.params(0, latest).max_months_ahead as i64;
+    let after = as_of.0 as i64 - latest.0 as i64;
+    let flag = if backfill { "--to" } else { "--as-of" };
+    if after > 10 * ahead {
         return Err(Error::Usage(format!(
-            "{flag} {as_of} is more than {ahead} months (max_months_ahead) after {latest}, the latest period of the accepted ledger rows"
+            "{flag} {as_of} is more than {} months (10 x max_months_ahead) after {latest}, the latest period of the accepted ledger rows: a typo?",
+            10 * ahead
         )));
+    }
+    if after > ahead {
+        progress.notice(format!(
+            "{flag} {as_of} is {after} months after {latest}, the latest period of the accepted ledger rows (more than max_months_ahead, {ahead}): every history runs to {as_of}"
+        ));
     }
     Ok(())
 }
