@@ -1184,3 +1184,42 @@ fn incremental_runs_follow_a_moving_plausibility_reference() {
     let rejects = util::read_table(&inc, "rejects", "2025-06");
     assert!(rejects.column("error_type").is_empty());
 }
+
+/// Unpartitioned shards each see every reject and fail the quality gate; the merge
+/// of them exits 3 and says why, as a single run does (it exited 3 without a word).
+#[test]
+fn a_merge_of_unpartitioned_shards_says_why_the_gate_failed() {
+    let dir = util::temp_dir("merge-gate");
+    let header = "person_id,period,scheme,payer,amount,base,paid_on,region,employer_id";
+    let ledger = format!(
+        "{header}\n\
+         370202198001010010,2025-01,employee,employer,500.00,5000.00,2025-01-15,370200,E1\n\
+         370202199002020020,2025-01,employee,employer,500.00,5000.00,2025-01-15,370200,E1\n\
+         370202199002020020,2025-13,employee,employer,500.00,5000.00,2025-01-15,370200,E1\n"
+    );
+    let pipe = util::write_pipeline_with_gate(&dir, &ledger, None, 0.1);
+    for k in ["0/2", "1/2"] {
+        let r = util::ledgerflow(&["run", s(&pipe), "--as-of", "2025-01", "--shard", k]);
+        r.expect_code(3);
+    }
+    let merged = util::ledgerflow(&[
+        "merge-manifests",
+        s(&pipe),
+        "--as-of",
+        "2025-01",
+        "--shards",
+        "2",
+    ]);
+    merged.expect_code(3);
+    assert!(
+        merged.stderr.contains(
+            "reject ratio 0.3333 (1 of 3 ledger rows) exceeds [quality] max_reject_ratio = 0.1"
+        ),
+        "{}",
+        merged.stderr
+    );
+    assert_eq!(
+        util::read_manifest(&dir.join("out"), "2025-01")["exit_status"],
+        3
+    );
+}

@@ -24,8 +24,12 @@ pub fn merge_manifests(
     let gate = partitioned::before_merge(&p, &keys, as_of, shards)?;
     let merged = commit::merge(&p.out_dir, as_of, shards)?;
     partitioned::after_merge(&p, as_of);
-    if let Some(totals) = gate {
-        commit::report_quality_gate(&p, &totals);
+    // Shards that read a partition recount the gate over all shares (`gate`);
+    // unpartitioned shards each saw every reject, and the merged manifest holds them.
+    match gate {
+        Some(totals) => commit::report_quality_gate(&p, &totals),
+        None if merged.exit_status == 3 => commit::report_quality_gate(&p, &merged.totals),
+        None => {}
     }
     // The merged snapshot's status is the command's: 3 when its quality gate failed
     // (the tables are published all the same, as for `run`).
