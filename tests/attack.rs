@@ -26,6 +26,25 @@ fn gap_ledger() -> String {
     out
 }
 
+/// A pseudonymised pipeline over `ledger` (state folder beside OUT) and the
+/// environment with its key.
+fn pseudonymised_pipeline(
+    dir: &Path,
+    ledger: &str,
+) -> (std::path::PathBuf, [(&'static str, &'static str); 1]) {
+    let pipe = util::write_pipeline(dir, ledger, None);
+    let text = std::fs::read_to_string(&pipe).unwrap().replace(
+        "pseudonymize = false",
+        "pseudonymize = true\nstate_dir = \"../state\"",
+    );
+    util::write(&pipe, &text);
+    let key = [(
+        "LEDGERFLOW_PSEUDONYM_KEY",
+        "0123456789abcdef0123456789abcdef",
+    )];
+    (pipe, key)
+}
+
 #[test]
 fn a_rule_file_integer_beyond_the_calendar_is_a_load_error_not_an_overflow() {
     let dir = util::temp_dir("attack-rule-int");
@@ -295,16 +314,7 @@ fn parquet_that_makes_the_reader_panic_is_one_error_line_naming_the_file() {
 fn errors_before_the_pipeline_is_known_mask_ids_when_a_key_is_set() {
     const ID: &str = "370202198503120113";
     let dir = util::temp_dir("attack-early-mask");
-    let pipe = util::write_pipeline(&dir, &gap_ledger(), None);
-    let text = std::fs::read_to_string(&pipe).unwrap().replace(
-        "pseudonymize = false",
-        "pseudonymize = true\nstate_dir = \"../state\"",
-    );
-    util::write(&pipe, &text);
-    let key = [(
-        "LEDGERFLOW_PSEUDONYM_KEY",
-        "0123456789abcdef0123456789abcdef",
-    )];
+    let (pipe, key) = pseudonymised_pipeline(&dir, &gap_ledger());
     util::ledgerflow_env(&["run", s(&pipe), "--quiet"], &key).expect_ok();
     // An ID typed into the wrong flag: clap echoes the value.
     let r = util::ledgerflow_env(&["run", s(&pipe), "--as-of", ID], &key);
@@ -312,6 +322,7 @@ fn errors_before_the_pipeline_is_known_mask_ids_when_a_key_is_set() {
     assert!(r.stderr.contains("invalid value"), "{}", r.stderr);
     assert!(!r.stderr.contains(ID), "{}", r.stderr);
     // A pipeline file that does not load names the bad key, which holds an ID.
+    let text = std::fs::read_to_string(&pipe).unwrap();
     util::write(
         &pipe,
         &text.replace("[quality]", &format!("[quality]\nperson_{ID} = 1")),
@@ -450,16 +461,7 @@ fn an_id_split_by_a_line_break_in_a_quoted_field_is_masked() {
     ledger.push_str(
         "\"370202\n198503120113\",2025-04,employee,employer,800.00,8000.00,2025-04-20,370200\n",
     );
-    let pipe = util::write_pipeline(&dir, &ledger, None);
-    let text = std::fs::read_to_string(&pipe).unwrap().replace(
-        "pseudonymize = false",
-        "pseudonymize = true\nstate_dir = \"../state\"",
-    );
-    util::write(&pipe, &text);
-    let key = [(
-        "LEDGERFLOW_PSEUDONYM_KEY",
-        "0123456789abcdef0123456789abcdef",
-    )];
+    let (pipe, key) = pseudonymised_pipeline(&dir, &ledger);
     util::ledgerflow_env(&["run", s(&pipe), "--quiet"], &key).expect_ok();
     let rejects = util::read_table(&dir.join("out"), "rejects", "2025-04");
     assert_eq!(rejects.column("error_type"), ["BAD_PERSON_ID"]);

@@ -200,13 +200,9 @@ def row_fault(rec: list[str], col: dict[str, int], width: int) -> str | None:
     return None
 
 
-def check_ledger(ledger_dir: str, as_of: str) -> dict[tuple[str, int], str]:
-    """The oracle's own rejects: (file name, line) -> error_type. Field checks per row,
-    then the plausibility bounds of docs/decisions.md "Input hardening" (min_period
-    1990-01, birth date, max_amount, max_months_ahead 24 from the reference month),
-    then exact duplicates in file order."""
-    out: dict[tuple[str, int], str] = {}
-    passed = []  # (key, get) of rows that pass the field checks, in file order
+def ledger_records(ledger_dir: str):
+    """Every record of the ledger's CSV files, files by name: (file name, line, record,
+    column index by header name, header width)."""
     for name in sorted(os.listdir(ledger_dir)):
         if not name.endswith(".csv"):
             continue
@@ -215,12 +211,23 @@ def check_ledger(ledger_dir: str, as_of: str) -> dict[tuple[str, int], str]:
             header = next(reader)
             col = {h: i for i, h in enumerate(header)}
             for rec in reader:
-                fault = row_fault(rec, col, len(header))
-                if fault is not None:
-                    out[(name, reader.line_num)] = fault
-                else:
-                    vals = {c: rec[col[c]].strip() if c in col else "" for c in LEDGER_COLUMNS + ["employer_id", "txn_id"]}
-                    passed.append(((name, reader.line_num), vals))
+                yield name, reader.line_num, rec, col, len(header)
+
+
+def check_ledger(ledger_dir: str, as_of: str) -> dict[tuple[str, int], str]:
+    """The oracle's own rejects: (file name, line) -> error_type. Field checks per row,
+    then the plausibility bounds of docs/decisions.md "Input hardening" (min_period
+    1990-01, birth date, max_amount, max_months_ahead 24 from the reference month),
+    then exact duplicates in file order."""
+    out: dict[tuple[str, int], str] = {}
+    passed = []  # (key, get) of rows that pass the field checks, in file order
+    for name, line, rec, col, width in ledger_records(ledger_dir):
+        fault = row_fault(rec, col, width)
+        if fault is not None:
+            out[(name, line)] = fault
+        else:
+            vals = {c: rec[col[c]].strip() if c in col else "" for c in LEDGER_COLUMNS + ["employer_id", "txn_id"]}
+            passed.append(((name, line), vals))
     ceiling = Decimal("99999999.99")
     plausible = []
     for key, v in passed:
@@ -270,34 +277,26 @@ def read_ledger(ledger_dir: str, rejected: set[tuple[str, int]]) -> dict[str, li
     """Accepted rows per person, in input order (files by name, then line)."""
     people: dict[str, list[Row]] = {}
     order = 0
-    for name in sorted(os.listdir(ledger_dir)):
-        if not name.endswith(".csv"):
+    for name, line, rec, col, _ in ledger_records(ledger_dir):
+        if (name, line) in rejected:
             continue
-        with open(os.path.join(ledger_dir, name), encoding="utf-8", newline="") as f:
-            reader = csv.reader(f)
-            header = next(reader)
-            col = {h: i for i, h in enumerate(header)}
-            for rec in reader:
-                line = reader.line_num
-                if (name, line) in rejected:
-                    continue
-                get = lambda c: rec[col[c]].strip() if c in col and col[c] < len(rec) else ""
-                pid = get("person_id").upper()
-                base = get("base")
-                paid = get("paid_on")
-                people.setdefault(pid, []).append(
-                    Row(
-                        month_of(get("period")),
-                        get("scheme"),
-                        get("payer"),
-                        Decimal(get("amount")),
-                        Decimal(base) if base else None,
-                        dt.date.fromisoformat(paid) if paid else None,
-                        get("region"),
-                        order,
-                    )
-                )
-                order += 1
+        get = lambda c: rec[col[c]].strip() if c in col and col[c] < len(rec) else ""
+        pid = get("person_id").upper()
+        base = get("base")
+        paid = get("paid_on")
+        people.setdefault(pid, []).append(
+            Row(
+                month_of(get("period")),
+                get("scheme"),
+                get("payer"),
+                Decimal(get("amount")),
+                Decimal(base) if base else None,
+                dt.date.fromisoformat(paid) if paid else None,
+                get("region"),
+                order,
+            )
+        )
+        order += 1
     return people
 
 
