@@ -94,30 +94,89 @@ pub(super) fn dates_as_text(name: PlSmallStr, days: &Int32Chunked) -> StringChun
     for d in days.iter() {
         match d {
             None => out.append_null(),
-            Some(d) => {
-                let (y, m, day) = crate::domain::Date(d).ymd();
-                if (0..=9999).contains(&y) {
-                    let y = y as u32;
-                    for (i, v) in [y / 1000, y / 100 % 10, y / 10 % 10, y % 10]
-                        .into_iter()
-                        .enumerate()
-                    {
-                        buf[i] = b'0' + v as u8;
-                    }
-                    buf[4] = b'-';
-                    buf[5] = b'0' + (m / 10) as u8;
-                    buf[6] = b'0' + (m % 10) as u8;
-                    buf[7] = b'-';
-                    buf[8] = b'0' + (day / 10) as u8;
-                    buf[9] = b'0' + (day % 10) as u8;
-                    out.append_value(std::str::from_utf8(&buf).unwrap_or(""));
-                } else {
-                    out.append_value(crate::domain::Date(d).to_string());
-                }
-            }
+            Some(d) => match day_text(d, &mut buf) {
+                Some(t) => out.append_value(t),
+                None => out.append_value(crate::domain::Date(d).to_string()),
+            },
         }
     }
     out.finish()
+}
+
+/// Day `d` (since 1970-01-01) as `YYYY-MM-DD` in `buf`, for a year 0–9999 (`None`
+/// for the others, which [`crate::domain::Date`]'s `Display` writes).
+fn day_text(d: i32, buf: &mut [u8; 10]) -> Option<&str> {
+    let (y, m, day) = crate::domain::Date(d).ymd();
+    if !(0..=9999).contains(&y) {
+        return None;
+    }
+    let y = y as u32;
+    for (i, v) in [y / 1000, y / 100 % 10, y / 10 % 10, y % 10]
+        .into_iter()
+        .enumerate()
+    {
+        buf[i] = b'0' + v as u8;
+    }
+    buf[4] = b'-';
+    buf[5] = b'0' + (m / 10) as u8;
+    buf[6] = b'0' + (m % 10) as u8;
+    buf[7] = b'-';
+    buf[8] = b'0' + (day / 10) as u8;
+    buf[9] = b'0' + (day % 10) as u8;
+    std::str::from_utf8(buf).ok()
+}
+
+/// The text [`text_of`] gives one cell of a DATE, integer or DECIMAL column, formatted
+/// without polars (`None` for the other types: a cast of the one cell does it).
+fn quick_cell_text(col: &Column, row: usize, is_period: bool) -> Option<String> {
+    match col.dtype() {
+        DataType::Date => {
+            let Some(d) = col.date().ok()?.physical().get(row) else {
+                return Some(String::new());
+            };
+            let mut buf = [0u8; 10];
+            let t = match day_text(d, &mut buf) {
+                Some(t) => t.to_string(),
+                None => crate::domain::Date(d).to_string(),
+            };
+            Some(
+                match t.strip_suffix("-01").filter(|m| is_period && m.len() == 7) {
+                    Some(month) => month.to_string(),
+                    None => t,
+                },
+            )
+        }
+        DataType::Int64 => Some(
+            col.i64()
+                .ok()?
+                .get(row)
+                .map_or(String::new(), |v| v.to_string()),
+        ),
+        DataType::Decimal(_, scale) => {
+            let Some(v) = col.decimal().ok()?.physical().get(row) else {
+                return Some(String::new());
+            };
+            let text = decimal_text(v, *scale);
+            Some(match *scale > 2 {
+                true => trim_decimal_zeros(&text).to_string(),
+                false => text,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// An unscaled DECIMAL value with `scale` places as polars writes it: `-12.50`,
+/// `0.05`, `800` (scale 0).
+fn decimal_text(v: i128, scale: usize) -> String {
+    let digits = v.unsigned_abs().to_string();
+    let sign = if v < 0 { "-" } else { "" };
+    if scale == 0 {
+        return format!("{sign}{digits}");
+    }
+    let digits = format!("{digits:0>width$}", width = scale + 1);
+    let (int, frac) = digits.split_at(digits.len() - scale);
+    format!("{sign}{int}.{frac}")
 }
 
 /// `800.0000` → `800.00`; significant places are kept (`0.0050` → `0.005`).
@@ -224,49 +283,153 @@ pub(super) fn cell_text(col: &Column, row: usize, is_period: bool) -> String {
     if row >= col.len() {
         return String::new();
     }
+    if let Some(text) = quick_cell_text(col, row, is_period) {
+        return text;
+    }
     text_of(&col.slice(row as i64, 1), is_period)
         .ok()
         .and_then(|c| c.get(0).map(str::to_string))
         .unwrap_or_default()
 }
 
-/// Row `line - 1` of every column, as text, joined with `,`. A few rows format only
-/// their own values; many rows format the columns once.
+/// Row `line - 1` of every column, as text, joined with `,`. Each column's values of
+/// those rows are gathered and formatted at once (one conversion per column, not one
+/// per cell, and never a whole column for a few rows).
 pub(super) fn parquet_raw_for_lines(df: &DataFrame, lines: &[u32]) -> Vec<String> {
-    let join = |row: usize, value: &dyn Fn(usize, usize) -> Option<String>| {
-        let mut s = String::new();
-        for i in 0..df.width() {
-            if i > 0 {
-                s.push(',');
-            }
-            if let Some(v) = value(i, row) {
-                s.push_str(&v);
-            }
-        }
-        s
-    };
-    let rows = lines.iter().map(|&line| (line as usize).wrapping_sub(1));
-    if lines.len().saturating_mul(64) < df.height() {
-        let cell = |i: usize, row: usize| {
-            let c = &df.columns()[i];
-            (row < c.len())
-                .then(|| column_as_text(&c.slice(row as i64, 1)).ok())
-                .flatten()
-                .and_then(|t| t.get(0).map(str::to_string))
-        };
-        return rows.map(|row| join(row, &cell)).collect();
-    }
-    let cols: Vec<Option<StringChunked>> = df
+    let rows: Vec<usize> = lines
+        .iter()
+        .map(|&line| (line as usize).wrapping_sub(1))
+        .collect();
+    // Per column: where each wanted row is among the gathered values (`None`: past
+    // the column's end), and their text.
+    let cols: Vec<(Vec<Option<usize>>, Option<StringChunked>)> = df
         .columns()
         .iter()
-        .map(|c| column_as_text(c).ok())
+        .map(|c| {
+            let (mut at, mut take) = (Vec::with_capacity(rows.len()), Vec::new());
+            for &row in &rows {
+                at.push((row < c.len()).then(|| {
+                    take.push(row as IdxSize);
+                    take.len() - 1
+                }));
+            }
+            let text = c
+                .take_slice(&take)
+                .ok()
+                .and_then(|t| column_as_text(&t).ok());
+            (at, text)
+        })
         .collect();
-    let cell = |i: usize, row: usize| {
-        cols[i]
-            .as_ref()
-            .filter(|c| row < c.len())
-            .and_then(|c| c.get(row))
-            .map(str::to_string)
-    };
-    rows.map(|row| join(row, &cell)).collect()
+    (0..rows.len())
+        .map(|k| {
+            let mut s = String::new();
+            for (i, (at, text)) in cols.iter().enumerate() {
+                if i > 0 {
+                    s.push(',');
+                }
+                if let Some(v) = at[k].and_then(|j| text.as_ref()?.get(j)) {
+                    s.push_str(v);
+                }
+            }
+            s
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The text of one typed cell formatted by hand is the text polars' cast gives
+    /// (what a text check and `rejects.raw` saw before), for every type it covers.
+    #[test]
+    fn quick_cell_text_is_the_cast_text() {
+        let days: Vec<Option<i32>> = vec![
+            Some(0),
+            Some(-1),
+            Some(20_089),
+            Some(20_090),
+            Some(-719_162),
+            Some(-800_000),
+            Some(2_932_896),
+            Some(3_000_000),
+            None,
+        ];
+        let ints: Vec<Option<i64>> = vec![
+            Some(0),
+            Some(-1),
+            Some(370_200),
+            Some(i64::MAX),
+            Some(i64::MIN),
+            None,
+        ];
+        let decimals: Vec<Option<i128>> = vec![
+            Some(0),
+            Some(5),
+            Some(-5),
+            Some(80_000),
+            Some(-123_456),
+            Some(100),
+            Some(99_999_999_999_999_999),
+            Some(-1),
+            None,
+        ];
+        let mut cols = vec![
+            Int32Chunked::from_iter_options("d".into(), days.into_iter())
+                .into_date()
+                .into_column(),
+            Int64Chunked::from_iter_options("i".into(), ints.into_iter()).into_column(),
+        ];
+        for scale in [0, 1, 2, 4] {
+            cols.push(
+                Int128Chunked::from_iter_options("m".into(), decimals.clone().into_iter())
+                    .into_decimal(38, scale)
+                    .unwrap()
+                    .into_column(),
+            );
+        }
+        for col in &cols {
+            for row in 0..col.len() {
+                for is_period in [false, true] {
+                    let quick = quick_cell_text(col, row, is_period)
+                        .unwrap_or_else(|| panic!("{}", col.name()));
+                    let cast = text_of(&col.slice(row as i64, 1), is_period)
+                        .unwrap()
+                        .get(0)
+                        .map(str::to_string)
+                        .unwrap_or_default();
+                    assert_eq!(quick, cast, "{} row {row} period {is_period}", col.dtype());
+                }
+            }
+        }
+        // Other types are left to the cast.
+        let float = Column::new("f".into(), [0.1f64]);
+        assert_eq!(quick_cell_text(&float, 0, false), None);
+    }
+
+    /// The raw text of chosen rows gathers each column once and gives every row's
+    /// values in file order, empty past a column's end.
+    #[test]
+    fn raw_text_of_chosen_rows() {
+        let df = DataFrame::new_infer_height(vec![
+            Column::new("a".into(), ["x", "y", "z"]),
+            Int128Chunked::from_vec("m".into(), vec![80_000, -5, 0])
+                .into_decimal(18, 2)
+                .unwrap()
+                .into_column(),
+            Int32Chunked::from_vec("d".into(), vec![20_089, 0, -1])
+                .into_date()
+                .into_column(),
+        ])
+        .unwrap();
+        assert_eq!(
+            parquet_raw_for_lines(&df, &[3, 1, 9, 3]),
+            [
+                "z,0.00,1969-12-31",
+                "x,800.00,2025-01-01",
+                ",,",
+                "z,0.00,1969-12-31"
+            ]
+        );
+    }
 }

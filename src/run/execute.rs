@@ -325,7 +325,11 @@ impl Part {
         progress: &Progress,
         timings: &mut Timings,
     ) -> Result<Part> {
-        let inputs = source.load_part(k, plan.parts.count.max(1))?;
+        // Reading a bucket back (its rows ahead of the reference month and its
+        // duplicates removed) is part of reading and validating.
+        let inputs = timings.time("read_and_validate", || {
+            source.load_part(k, plan.parts.count.max(1))
+        })?;
         let n = inputs.files.len();
         let future = months
             .iter()

@@ -8,15 +8,16 @@
 //! meet in the same bucket: [`Buckets::rows`] removes them exactly as the in-memory
 //! read does. Registry and claims stay in memory (they are small).
 
+use super::CHUNK_ROWS;
 use super::cache::{get_value, put_value};
+use super::plausible::Passed;
 use super::{
-    Found, LedgerValue, Plausibility, Reading, Rej, check_ledger, discover_inputs, file_index,
-    plausible, plausible_row, push_ledger, read_file,
+    Found, LedgerValue, Plausibility, Reading, Rej, check_alone, check_ledger, discover_inputs,
+    file_index, plausible, plausible_row, push_ledger, read_file, reserve_ledger,
 };
 use crate::binfmt::Reader;
 use crate::domain::{Encoding, Month};
 use crate::error::{Error, Result};
-use crate::id::PersonId;
 use crate::ledger::{
     ClaimRows, InputFile, InputKind, LEDGER_COLUMNS, LedgerRows, RegistryRows, Reject,
 };
@@ -65,6 +66,9 @@ pub struct Buckets {
     plausibility: Plausibility,
     /// The plausibility reference month (see `plausible`).
     reference: Option<plausible::Reference>,
+    /// Whether some spilled row lies ahead of the reference month (else the buckets
+    /// skip that check).
+    any_ahead: bool,
 }
 
 /// What spilling ledger files found besides the rows: the plausibility reference
@@ -142,8 +146,8 @@ fn spill_ledger(
                     .write_all(buffer)
                     .map_err(|e| Error::output(&spills[b], format!("cannot spill: {e}")))?;
             }
-            found.latest = found.latest.max(range.latest);
-            found.months.extend(range.months);
+            found.latest = found.latest.max(range.passed.latest);
+            found.months.extend(range.passed.months);
             found.regions.extend(range.regions);
             implausible.extend(range.implausible);
         }
@@ -158,13 +162,37 @@ fn spill_ledger(
     Ok(found)
 }
 
+/// The rows in these spill files, by their sizes (0 for a file that cannot be read:
+/// reading it then fails).
+fn spilled_rows(paths: &[PathBuf]) -> usize {
+    paths
+        .iter()
+        .map(|p| std::fs::metadata(p).map_or(0, |m| m.len() as usize) / RECORD)
+        .sum()
+}
+
+/// The spilled rows of `records` (whole records), or `None` when one is damaged or
+/// names a file beyond the `files` read.
+fn decode_records(records: &[u8], files: usize) -> Option<Vec<(LedgerValue, u32, u32)>> {
+    let mut r = Reader::new(records);
+    let mut out = Vec::with_capacity(records.len() / RECORD);
+    for _ in 0..records.len() / RECORD {
+        let v = get_value(&mut r)?;
+        let (file, line) = (r.u32()?, r.u32()?);
+        if file as usize >= files {
+            return None;
+        }
+        out.push((v, file, line));
+    }
+    Some(out)
+}
+
 /// One checked row range of a ledger file, encoded for the bucket files.
 struct RangeSpill {
     /// The records of each bucket, in input order.
     buckets: Vec<Vec<u8>>,
     implausible: Vec<Rej>,
-    latest: Option<Month>,
-    months: BTreeSet<(Month, Option<Month>)>,
+    passed: Passed,
     regions: BTreeSet<u32>,
 }
 
@@ -181,31 +209,16 @@ fn spill_range(
     let mut out = RangeSpill {
         buckets: vec![Vec::new(); count as usize],
         implausible: Vec::new(),
-        latest: None,
-        months: BTreeSet::new(),
+        passed: Passed::default(),
         regions: BTreeSet::new(),
     };
-    // Rows of a file mostly share their months and region: a set is only touched
-    // when the value changes.
-    let (mut last_months, mut last_region) = (None, None);
+    // Rows of a file mostly share their region: the set is only touched when the
+    // value changes.
+    let mut last_region = None;
     for (v, line) in values.iter().zip(lines) {
-        let row = value_row(v);
-        if let Err(f) = plausibility.check_row(&row) {
-            out.implausible.push(Rej {
-                file,
-                line: *line,
-                column: Some(f.column),
-                kind: f.kind,
-                message: f.message,
-                raw: String::new(),
-            });
+        if let Some(rej) = check_alone(plausibility, v, file, *line, &mut out.passed) {
+            out.implausible.push(rej);
             continue;
-        }
-        out.latest = out.latest.max(plausibility.reference_of(&row));
-        let months = (v.period, v.paid_on.map(|d| d.month()));
-        if last_months != Some(months) {
-            out.months.insert(months);
-            last_months = Some(months);
         }
         if last_region != Some(v.region) {
             out.regions.insert(v.region);
@@ -229,16 +242,7 @@ fn max_period(
     months
         .iter()
         .rev()
-        .find(|(period, paid)| {
-            let row = plausible::Row {
-                person: PersonId(0),
-                period: *period,
-                amount: crate::domain::Fen::ZERO,
-                base: None,
-                paid_on: paid.map(Month::first_day),
-            };
-            plausibility.check_ahead(reference, &row).is_ok()
-        })
+        .find(|&&pair| plausibility.pair_passes(reference, pair))
         .map(|(period, _)| *period)
 }
 
@@ -284,6 +288,7 @@ pub fn read_inputs_bucketed(
         registry,
         claims,
         max_period,
+        any_ahead: plausibility.any_ahead(reference, &spilled.months),
         regions: spilled.regions,
         plausibility: plausibility.clone(),
         reference,
@@ -399,20 +404,11 @@ pub fn open_partition(
         registry,
         claims,
         max_period: max_period(&bucket.months, plausibility, reference),
+        any_ahead: plausibility.any_ahead(reference, &bucket.months),
         regions: BTreeSet::new(),
         plausibility: plausibility.clone(),
         reference,
     })
-}
-
-fn value_row(v: &LedgerValue) -> plausible::Row {
-    plausible::Row {
-        person: v.person,
-        period: v.period,
-        amount: v.amount,
-        base: v.base,
-        paid_on: v.paid_on,
-    }
 }
 
 impl Buckets {
@@ -442,43 +438,48 @@ impl Buckets {
     /// and how many rows were read from the files. The files stay.
     pub fn rows_of_all(&mut self) -> Result<(LedgerRows, u64)> {
         let paths: Vec<PathBuf> = self.spills.concat();
-        let read: u64 = paths
-            .iter()
-            .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()) / RECORD as u64)
-            .sum();
+        let read = spilled_rows(&paths) as u64;
         let rows = self.read_rows(&paths)?;
         Ok((rows, read))
     }
 
     fn read_rows(&mut self, paths: &[PathBuf]) -> Result<LedgerRows> {
+        let n = spilled_rows(paths);
         let mut rows = LedgerRows::default();
-        let mut text: Vec<u64> = Vec::new();
+        let mut text: Vec<u64> = Vec::with_capacity(n);
+        reserve_ledger(&mut rows, n);
+        let files = self.reading.files.len();
+        // Decoded in parallel ranges a window at a time (the decoded values of one
+        // window are held besides the columns), appended in order; one spill file is
+        // held at a time.
+        let range = RECORD * CHUNK_ROWS;
+        let window = range * 2 * rayon::current_num_threads().max(1);
         for path in paths {
             let data = std::fs::read(path)
                 .map_err(|e| Error::input(path, format!("cannot read spill file: {e}")))?;
             if data.len() % RECORD != 0 {
                 return Err(Error::input(path, "damaged spill file (torn record)"));
             }
-            let n = data.len() / RECORD;
-            text.reserve(n);
-            let mut r = Reader::new(&data);
-            for _ in 0..n {
-                let decoded: Option<(LedgerValue, u32, u32)> = (|| {
-                    let v = get_value(&mut r)?;
-                    Some((v, r.u32()?, r.u32()?))
-                })();
-                let (v, file, line) = decoded
-                    .filter(|(_, file, _)| (*file as usize) < self.reading.files.len())
-                    .ok_or_else(|| Error::input(path, "damaged spill file"))?;
-                push_ledger(&mut rows, &mut text, v, file, line);
+            for w in data.chunks(window) {
+                let decoded: Vec<Option<Vec<(LedgerValue, u32, u32)>>> = w
+                    .par_chunks(range)
+                    .map(|records| decode_records(records, files))
+                    .collect();
+                for values in decoded {
+                    let values = values.ok_or_else(|| Error::input(path, "damaged spill file"))?;
+                    for (v, file, line) in values {
+                        push_ledger(&mut rows, &mut text, v, file, line);
+                    }
+                }
             }
         }
-        let (p, reference) = (&self.plausibility, self.reference);
-        let (ahead, _) = self.reading.check_rows(&mut rows, &mut text, |r| {
-            p.check_ahead(reference, &plausible_row(r))?;
-            Ok(None)
-        });
-        self.unfilled.extend(ahead);
+        if self.any_ahead {
+            let (p, reference) = (&self.plausibility, self.reference);
+            let ahead = self.reading.check_rows(&mut rows, &mut text, |r| {
+                p.check_ahead(reference, &plausible_row(r))
+            });
+            self.unfilled.extend(ahead);
+        }
         let duplicates = self.reading.drop_duplicates(&mut rows, text)?;
         self.unfilled.extend(duplicates);
         Ok(rows)

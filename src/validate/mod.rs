@@ -32,7 +32,7 @@ use self::columns::{push_ledger, remove_ledger_rows, reserve_ledger};
 use self::dedup::{Lookup, ledger_duplicates, small_duplicates, small_lookup};
 use self::fields::{Fault, Field, Rej, fault};
 use self::file::{FileOut, Part, read_file};
-use self::reading::{Reading, plausible_row};
+use self::reading::{Reading, check_alone, plausible_row};
 use self::schema::{LedgerValue, check_claim, check_ledger, check_registry};
 
 use crate::ledger::LEDGER_COLUMNS;

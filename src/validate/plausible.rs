@@ -23,6 +23,7 @@ use super::{Fault, fault};
 use crate::config::RuleSet;
 use crate::domain::{Date, Fen, Month, RejectType};
 use crate::id::PersonId;
+use std::collections::BTreeSet;
 
 /// The bounds in force for one period.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -45,6 +46,36 @@ pub struct Plausibility {
 pub struct Reference {
     pub month: Month,
     pub given: bool,
+}
+
+/// What step 1 saw of the rows it passed: the latest reference month they offer
+/// ([`Plausibility::reference_of`]) and their (period, `paid_on` month) pairs, which
+/// are all that step 2 looks at — so step 2 can tell from the pairs alone whether any
+/// row would fail it ([`Plausibility::any_ahead`]).
+#[derive(Clone, Debug, Default)]
+pub(super) struct Passed {
+    pub(super) latest: Option<Month>,
+    pub(super) months: BTreeSet<(Month, Option<Month>)>,
+    /// The pair added last: rows of a file mostly share their months, so the set is
+    /// only touched when the pair changes.
+    last: Option<(Month, Option<Month>)>,
+}
+
+impl Passed {
+    /// A row that passed [`Plausibility::check_row`].
+    pub(super) fn add(&mut self, p: &Plausibility, r: &Row) {
+        self.latest = self.latest.max(p.reference_of(r));
+        let pair = (r.period, r.paid_on.map(|d| d.month()));
+        if self.last != Some(pair) {
+            self.months.insert(pair);
+            self.last = Some(pair);
+        }
+    }
+
+    pub(super) fn merge(&mut self, other: Passed) {
+        self.latest = self.latest.max(other.latest);
+        self.months.extend(other.months);
+    }
 }
 
 /// The fields of a ledger row the bounds look at.
@@ -192,6 +223,35 @@ impl Plausibility {
         }
     }
 
+    /// Whether a row of this (period, `paid_on` month) passes step 2
+    /// ([`Plausibility::check_ahead`], which looks at nothing else of a row).
+    pub(super) fn pair_passes(
+        &self,
+        reference: Option<Reference>,
+        (period, paid): (Month, Option<Month>),
+    ) -> bool {
+        let row = Row {
+            person: PersonId(0),
+            period,
+            amount: Fen::ZERO,
+            base: None,
+            paid_on: paid.map(Month::first_day),
+        };
+        self.check_ahead(reference, &row).is_ok()
+    }
+
+    /// Whether some row of these (period, `paid_on` month) pairs fails step 2: when
+    /// none does, the pass over the rows is skipped.
+    pub(super) fn any_ahead(
+        &self,
+        reference: Option<Reference>,
+        months: &BTreeSet<(Month, Option<Month>)>,
+    ) -> bool {
+        months
+            .iter()
+            .any(|&pair| !self.pair_passes(reference, pair))
+    }
+
     /// Step 2: period and `paid_on` not more than `max_months_ahead` months after the
     /// reference month.
     pub(super) fn check_ahead(&self, reference: Option<Reference>, r: &Row) -> Result<(), Fault> {
@@ -237,5 +297,31 @@ impl Plausibility {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Step 2 is skipped only when no (period, paid_on month) pair fails it: the pairs
+    /// decide exactly as the rows would.
+    #[test]
+    fn any_ahead_decides_as_the_rows_would() {
+        let p = Plausibility::default();
+        let reference = p.reference(Some(Month::new(2025, 2)));
+        let pairs = |v: &[(Month, Option<Month>)]| v.iter().copied().collect::<BTreeSet<_>>();
+        let within = (Month::new(2027, 2), Some(Month::new(2027, 2)));
+        assert!(!p.any_ahead(reference, &pairs(&[within])));
+        assert!(p.any_ahead(reference, &pairs(&[within, (Month::new(2027, 3), None)])));
+        assert!(p.any_ahead(
+            reference,
+            &pairs(&[(Month::new(2025, 1), Some(Month::new(2027, 3)))])
+        ));
+        // A month up to a given --as-of is never ahead.
+        let given = p.clone().with_as_of(Some(Month::new(2030, 1)));
+        assert!(!given.any_ahead(reference, &pairs(&[(Month::new(2030, 1), None)])));
+        // No reference month: no upper bound.
+        assert!(!p.any_ahead(None, &pairs(&[(Month::new(9999, 12), None)])));
     }
 }
