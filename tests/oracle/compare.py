@@ -69,16 +69,9 @@ def read_table(con, out, table, as_of):
 
 def main(argv):
     args = argv[1:]
-    groups = None
-    limit = None
-    if "--groups" in args:
-        i = args.index("--groups")
-        groups = args[i + 1]
-        del args[i : i + 2]
-    if "--limit" in args:
-        i = args.index("--limit")
-        limit = int(args[i + 1])
-        del args[i : i + 2]
+    groups = oracle.take_option(args, "--groups")
+    limit = oracle.take_option(args, "--limit")
+    limit = None if limit is None else int(limit)
     if len(args) != 4:
         print(__doc__, file=sys.stderr)
         return 2

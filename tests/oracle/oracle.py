@@ -551,16 +551,7 @@ def evaluate(pid: str, rows: list[Row], groups, rules: Rules, A: int):
             res_by_year.setdefault(r.period // 12, []).append(r)
     emp_paid_months = set(paid_months)
     emp_years = {mi // 12 for mi in emp_paid_months}
-    P: dict[int, dt.date | None] = {}
-    for Y, rs in res_by_year.items():
-        req = rules.dec("resident_contribution", rs[0].region, Y * 12)
-        s = Decimal(0)
-        P[Y] = None
-        for r in sorted((r for r in rs if r.paid_on is not None), key=lambda r: (r.paid_on, r.order)):
-            s += r.amount
-            if s >= req:
-                P[Y] = r.paid_on
-                break
+    P = {Y: resident_paid_date(rs, rules, Y) for Y, rs in res_by_year.items()}
 
     def res_covered(Y):
         return P.get(Y) is not None and P[Y] <= dt.date(Y, 12, 31)
@@ -868,6 +859,18 @@ def evaluate(pid: str, rows: list[Row], groups, rules: Rules, A: int):
 KNOWN_PREPAID = "status_gap_prepaid_month_after_as_of"
 
 
+def resident_paid_date(rs: list[Row], rules: Rules, Y: int) -> dt.date | None:
+    """§5: the day a resident year's paid rows (by paid_on, then input order) first
+    add up to the year's contribution (region of the year's first row); None if never."""
+    required = rules.dec("resident_contribution", rs[0].region, Y * 12)
+    s = Decimal(0)
+    for r in sorted((r for r in rs if r.paid_on is not None), key=lambda r: (r.paid_on, r.order)):
+        s += r.amount
+        if s >= required:
+            return r.paid_on
+    return None
+
+
 def findings(pid: str, rows: list[Row], groups, rules: Rules, A: int, region_A: str):
     """The findings of §6 as (period, code) pairs, one per person, code and period;
     (period, code, known) for a row that only the other reading of a clause gives."""
@@ -893,13 +896,7 @@ def findings(pid: str, rows: list[Row], groups, rules: Rules, A: int, region_A: 
     for Y, rs in res.items():
         reg, jan = rs[0].region, Y * 12
         std = rules.dec("resident_contribution", reg, jan)
-        s = Decimal(0)
-        P[Y] = None
-        for r in sorted((r for r in rs if r.paid_on is not None), key=lambda r: (r.paid_on, r.order)):
-            s += r.amount
-            if s >= std:
-                P[Y] = r.paid_on
-                break
+        P[Y] = resident_paid_date(rs, rules, Y)
         gov = [r for r in rs if r.payer == "government" and r.paid_on is not None]
         if gov and all(group_in_month(groups, jan + k) is None for k in range(12)):
             out.add((first_day(jan), "SUBSIDY_WITHOUT_STATUS"))
@@ -967,17 +964,20 @@ def _json(v):
     raise TypeError(type(v))
 
 
+def take_option(args: list[str], name: str) -> str | None:
+    """Removes `name VALUE` from args and returns VALUE (None when absent)."""
+    if name not in args:
+        return None
+    i = args.index(name)
+    value = args[i + 1]
+    del args[i : i + 2]
+    return value
+
+
 def main(argv):
     args = argv[1:]
-    groups = rejected = None
-    if "--groups" in args:
-        i = args.index("--groups")
-        groups = args[i + 1]
-        del args[i : i + 2]
-    if "--rejected" in args:
-        i = args.index("--rejected")
-        rejected = args[i + 1]
-        del args[i : i + 2]
+    groups = take_option(args, "--groups")
+    rejected = take_option(args, "--rejected")
     if len(args) != 3:
         print(__doc__, file=sys.stderr)
         return 2
