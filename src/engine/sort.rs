@@ -88,8 +88,15 @@ const DIGIT_BITS: u32 = 11;
 
 /// A stable LSD radix sort of `keys` carrying each key's index: the sorted keys and
 /// the indices in that order (equal keys keep index order). Passes over bits that are
-/// the same in every key are skipped.
+/// the same in every key are skipped; each pass scatters in parallel, one slice of the
+/// rows per thread (the result does not depend on how many).
 fn radix_sort_indices(keys: Vec<u64>) -> (Vec<u64>, Vec<u32>) {
+    let parts = rayon::current_num_threads().min(keys.len() >> 16).max(1);
+    radix_sort_indices_in(keys, parts)
+}
+
+/// [`radix_sort_indices`] with the rows cut into `parts` slices per pass.
+fn radix_sort_indices_in(keys: Vec<u64>, parts: usize) -> (Vec<u64>, Vec<u32>) {
     let n = keys.len();
     let mut idx: Vec<u32> = (0..n as u32).collect();
     let Some(&first) = keys.first() else {
@@ -105,55 +112,72 @@ fn radix_sort_indices(keys: Vec<u64>) -> (Vec<u64>, Vec<u32>) {
     let low = differ.trailing_zeros();
     let high = 64 - differ.leading_zeros();
     let passes = (high - low).div_ceil(DIGIT_BITS);
-    let buckets = 1usize << DIGIT_BITS;
-    let mask = (buckets - 1) as u64;
-    let shifts: Vec<u32> = (0..passes).map(|p| low + p * DIGIT_BITS).collect();
-    // All passes' counts in one read of the keys.
-    let counts = keys
-        .par_chunks(1 << 16)
-        .fold(
-            || vec![0usize; buckets * shifts.len()],
-            |mut c, chunk| {
-                for &k in chunk {
-                    for (p, &s) in shifts.iter().enumerate() {
-                        c[p * buckets + ((k >> s) & mask) as usize] += 1;
-                    }
-                }
-                c
-            },
-        )
-        .reduce(
-            || vec![0usize; buckets * shifts.len()],
-            |mut a, b| {
-                a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
-                a
-            },
-        );
+    let digit = |k: u64, s: u32| ((k >> s) & ((1 << DIGIT_BITS) - 1)) as usize;
+    let chunk = n.div_ceil(parts.max(1));
     let mut keys = keys;
     let mut keys2 = vec![0u64; n];
     let mut idx2 = vec![0u32; n];
-    for (p, &s) in shifts.iter().enumerate() {
-        let count = &counts[p * buckets..(p + 1) * buckets];
-        if count.contains(&n) {
+    for s in (0..passes).map(|p| low + p * DIGIT_BITS) {
+        // Each slice's count per digit, in the order the previous pass left.
+        let counts: Vec<Vec<usize>> = keys
+            .par_chunks(chunk)
+            .map(|c| {
+                let mut count = vec![0usize; 1 << DIGIT_BITS];
+                c.iter().for_each(|&k| count[digit(k, s)] += 1);
+                count
+            })
+            .collect();
+        if (0..1 << DIGIT_BITS).any(|b| counts.iter().map(|c| c[b]).sum::<usize>() == n) {
             continue; // every key has the same digit: nothing moves
         }
-        let mut next = vec![0usize; buckets];
+        // Where each slice's rows of each digit go: digit by digit, slice by slice
+        // within a digit, so that equal digits keep their order.
+        let mut starts = vec![vec![0usize; 1 << DIGIT_BITS]; counts.len()];
         let mut sum = 0;
-        for (b, &c) in count.iter().enumerate() {
-            next[b] = sum;
-            sum += c;
+        for b in 0..1 << DIGIT_BITS {
+            for (start, count) in starts.iter_mut().zip(&counts) {
+                start[b] = sum;
+                sum += count[b];
+            }
         }
-        for (&k, &i) in keys.iter().zip(&idx) {
-            let b = ((k >> s) & mask) as usize;
-            let at = next[b];
-            keys2[at] = k;
-            idx2[at] = i;
-            next[b] = at + 1;
-        }
+        let (to_keys, to_idx) = (Scatter(keys2.as_mut_ptr()), Scatter(idx2.as_mut_ptr()));
+        keys.par_chunks(chunk)
+            .zip(idx.par_chunks(chunk))
+            .zip(starts)
+            .for_each(|((ks, is), mut next)| {
+                for (&k, &i) in ks.iter().zip(is) {
+                    let b = digit(k, s);
+                    let at = next[b];
+                    // SAFETY: `at` < n, and no two rows get the same `at`: the slices'
+                    // ranges per digit are disjoint and each advances by one per row.
+                    unsafe {
+                        to_keys.write(at, k);
+                        to_idx.write(at, i);
+                    }
+                    next[b] = at + 1;
+                }
+            });
         std::mem::swap(&mut keys, &mut keys2);
         std::mem::swap(&mut idx, &mut idx2);
     }
     (keys, idx)
+}
+
+/// The output of a scatter pass, written by several threads at once, each at
+/// positions no other thread writes (see [`radix_sort_indices_in`]).
+#[derive(Clone, Copy)]
+struct Scatter<T>(*mut T);
+
+// SAFETY: the threads write disjoint positions of one buffer that outlives them.
+unsafe impl<T: Send> Send for Scatter<T> {}
+unsafe impl<T: Send> Sync for Scatter<T> {}
+
+impl<T> Scatter<T> {
+    /// # Safety
+    /// `at` is within the buffer, and no other thread writes or reads it meanwhile.
+    unsafe fn write(self, at: usize, value: T) {
+        unsafe { self.0.add(at).write(value) }
+    }
 }
 
 /// The rows in `order`, column by column, each input column freed once gathered: one
@@ -284,5 +308,19 @@ mod tests {
         let (sorted, idx) = radix_sort_indices(keys);
         assert_eq!(sorted, vec![0, 0, 5, 5, 7, 1 << 40, 1 << 40]);
         assert_eq!(idx, vec![3, 6, 0, 2, 5, 1, 4]);
+    }
+
+    #[test]
+    fn radix_sort_is_the_same_in_any_number_of_slices() {
+        let rows = shuffled_rows(20_000, 700, 11);
+        let keys: Vec<u64> = rows.person.iter().map(|p| p.0).collect();
+        let mut want: Vec<(u64, u32)> = keys.iter().copied().zip(0..).collect();
+        want.sort_unstable();
+        let (want_keys, want_idx): (Vec<u64>, Vec<u32>) = want.into_iter().unzip();
+        for parts in [1, 2, 3, 7, 64] {
+            let (got_keys, got_idx) = radix_sort_indices_in(keys.clone(), parts);
+            assert_eq!(got_keys, want_keys, "parts={parts}");
+            assert_eq!(got_idx, want_idx, "parts={parts}");
+        }
     }
 }
