@@ -44,6 +44,23 @@ impl Month {
     pub fn last_day(self) -> Date {
         Date(self.plus(1).first_day().0 - 1)
     }
+    /// The number of days of the month, 28 to 31 (proleptic Gregorian, as
+    /// [`Date`]); the same as `last_day().ymd().2`, without the day arithmetic (it is
+    /// asked for every date and ID birth date read).
+    pub fn days(self) -> u32 {
+        match self.month() {
+            2 => {
+                let y = self.year();
+                if y % 4 == 0 && (y % 100 != 0 || y % 400 == 0) {
+                    29
+                } else {
+                    28
+                }
+            }
+            4 | 6 | 9 | 11 => 30,
+            _ => 31,
+        }
+    }
     /// January of `year`.
     pub fn january(year: i32) -> Month {
         Month::new(year, 1)
@@ -120,8 +137,7 @@ impl Date {
     pub fn plus_months(self, n: i32) -> Date {
         let (y, m, d) = self.ymd();
         let target = Month::new(y, m).plus(n);
-        let last = target.last_day().ymd().2;
-        Date::from_ymd(target.year(), target.month(), d.min(last))
+        Date::from_ymd(target.year(), target.month(), d.min(target.days()))
     }
     /// Days from `other` to `self` (positive when `self` is later).
     pub fn days_since(self, other: Date) -> i32 {
@@ -131,7 +147,7 @@ impl Date {
         if !(1..=12).contains(&month) || day == 0 || year < 1 {
             return false;
         }
-        day <= Month::new(year, month).last_day().ymd().2
+        day <= Month::new(year, month).days()
     }
     /// Parses `YYYY-MM-DD` strictly; `None` for a malformed or impossible date.
     pub fn parse(s: &str) -> Option<Date> {
@@ -472,6 +488,21 @@ mod tests {
         assert_eq!(Month::new(2024, 2).last_day().to_string(), "2024-02-29");
         assert_eq!(Month::new(2025, 2).last_day().to_string(), "2025-02-28");
         assert_eq!(Month::new(2025, 12).last_day().to_string(), "2025-12-31");
+    }
+
+    #[test]
+    fn days_of_a_month_are_its_last_day() {
+        for m in Month::new(-401, 1).0..=Month::new(10_000, 12).0 {
+            let m = Month(m);
+            assert_eq!(m.days(), m.last_day().ymd().2, "{m:?}");
+        }
+        assert_eq!(Month::new(2000, 2).days(), 29);
+        assert_eq!(Month::new(1900, 2).days(), 28);
+        assert_eq!(Month::new(2024, 2).days(), 29);
+        assert_eq!(Month::new(2025, 4).days(), 30);
+        assert!(Date::is_valid_ymd(2024, 2, 29) && !Date::is_valid_ymd(2023, 2, 29));
+        assert!(!Date::is_valid_ymd(1900, 2, 29) && Date::is_valid_ymd(2000, 2, 29));
+        assert!(!Date::is_valid_ymd(2025, 4, 31) && Date::is_valid_ymd(2025, 12, 31));
     }
 
     #[test]

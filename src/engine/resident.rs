@@ -121,7 +121,7 @@ impl OtherCoverage<'_> {
 
 fn day_in(year: i32, md: MonthDay) -> Date {
     // Clamp (a `02-29` in a common year means Feb 28).
-    let last = Month::new(year, md.month).last_day().ymd().2;
+    let last = Month::new(year, md.month).days();
     Date::from_ymd(year, md.month, md.day.min(last))
 }
 

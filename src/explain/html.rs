@@ -178,7 +178,7 @@ impl Axis {
     /// x of a day inside its month (day 1 at the band's left edge); clamped to the axis.
     fn x_date(&self, d: Date) -> f64 {
         let m = d.month();
-        let days = m.last_day().ymd().2 as f64;
+        let days = m.days() as f64;
         self.clamp(self.x_month(m) + (d.ymd().2 as f64 - 1.0) / days * self.band)
     }
     fn clamp(&self, x: f64) -> f64 {

@@ -97,7 +97,7 @@ impl Person {
 
 /// A day of month `m` between `lo` and `hi` (clamped to the month's length).
 pub(super) fn day_in(rng: &mut Rng, m: Month, lo: u32, hi: u32) -> Date {
-    let last = m.last_day().ymd().2;
+    let last = m.days();
     let d = rng.range(lo as i64, hi.min(last) as i64) as u32;
     Date::from_ymd(m.year(), m.month(), d)
 }
