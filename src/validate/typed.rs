@@ -63,7 +63,11 @@ pub(super) fn decode(want: Want, cell: Cell) -> Option<Field<'static>> {
             let ok = if positive { fen > 0 } else { fen >= 0 };
             ok.then_some(Field::Fen(Fen(fen)))
         }
-        Want::Date => day_of(cell).map(|(d, ..)| Field::Date(d)),
+        // Only the year's range matters here: no day arithmetic per cell.
+        Want::Date => match cell {
+            Cell::Days(d) if (FIRST_DAY..=LAST_DAY).contains(&d) => Some(Field::Date(Date(d))),
+            _ => None,
+        },
         Want::Month => match day_of(cell)? {
             (_, y, m, 1) => Some(Field::Month(Month::new(y, m))),
             _ => None,
@@ -80,6 +84,11 @@ pub(super) fn decode(want: Want, cell: Cell) -> Option<Field<'static>> {
         Want::Text => None,
     }
 }
+
+/// 0001-01-01 and 9999-12-31 in days since 1970-01-01: the days `YYYY-MM-DD` can
+/// write (test `date_range_is_years_1_to_9999`).
+const FIRST_DAY: i32 = -719_162;
+const LAST_DAY: i32 = 2_932_896;
 
 /// A DATE cell with a 4-digit year from 1 (what `YYYY-MM-DD` parses): the day, its
 /// year, month and day of the month.
@@ -318,9 +327,18 @@ mod tests {
     }
 
     #[test]
+    fn date_range_is_years_1_to_9999() {
+        use crate::domain::Date;
+        assert_eq!(Date(super::FIRST_DAY).to_string(), "0001-01-01");
+        assert_eq!(Date(super::LAST_DAY).to_string(), "9999-12-31");
+        assert_eq!(Date::from_ymd(1, 1, 1).0, super::FIRST_DAY);
+        assert_eq!(Date::from_ymd(9999, 12, 31).0, super::LAST_DAY);
+    }
+
+    #[test]
     fn typed_values_decode_without_text() {
         use super::super::fields::Field;
-        use super::{Want, decode};
+        use super::{FIRST_DAY, LAST_DAY, Want, decode};
         use crate::domain::{Date, Fen, Month};
         use crate::ingest::Cell;
         let amount = Want::Money { positive: true };
@@ -372,6 +390,14 @@ mod tests {
             Some(Field::Date(Date(jan + 19)))
         );
         assert_eq!(decode(Want::Date, Cell::Days(-800_000)), None);
+        for (d, ok) in [
+            (FIRST_DAY - 1, false),
+            (FIRST_DAY, true),
+            (LAST_DAY, true),
+            (LAST_DAY + 1, false),
+        ] {
+            assert_eq!(decode(Want::Date, Cell::Days(d)).is_some(), ok, "{d}");
+        }
         assert_eq!(
             decode(Want::Digits(6), Cell::Int(370_200)),
             Some(Field::Code(370_200))
