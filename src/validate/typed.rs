@@ -63,11 +63,7 @@ pub(super) fn decode(want: Want, cell: Cell) -> Option<Field<'static>> {
             let ok = if positive { fen > 0 } else { fen >= 0 };
             ok.then_some(Field::Fen(Fen(fen)))
         }
-        // Only the year's range matters here: no day arithmetic per cell.
-        Want::Date => match cell {
-            Cell::Days(d) if (FIRST_DAY..=LAST_DAY).contains(&d) => Some(Field::Date(Date(d))),
-            _ => None,
-        },
+        Want::Date => date_of(cell).map(Field::Date),
         Want::Month => match day_of(cell)? {
             (_, y, m, 1) => Some(Field::Month(Month::new(y, m))),
             _ => None,
@@ -90,14 +86,20 @@ pub(super) fn decode(want: Want, cell: Cell) -> Option<Field<'static>> {
 const FIRST_DAY: i32 = -719_162;
 const LAST_DAY: i32 = 2_932_896;
 
-/// A DATE cell with a 4-digit year from 1 (what `YYYY-MM-DD` parses): the day, its
-/// year, month and day of the month.
+/// A DATE cell with a 4-digit year from 1 (what `YYYY-MM-DD` parses), by its day
+/// number alone: no day arithmetic per cell.
+fn date_of(cell: Cell) -> Option<Date> {
+    match cell {
+        Cell::Days(d) if (FIRST_DAY..=LAST_DAY).contains(&d) => Some(Date(d)),
+        _ => None,
+    }
+}
+
+/// [`date_of`] with the day's year, month and day of the month.
 fn day_of(cell: Cell) -> Option<(Date, i32, u32, u32)> {
-    let Cell::Days(d) = cell else {
-        return None;
-    };
-    let (y, m, day) = Date(d).ymd();
-    (1..=9999).contains(&y).then_some((Date(d), y, m, day))
+    let d = date_of(cell)?;
+    let (y, m, day) = d.ymd();
+    Some((d, y, m, day))
 }
 
 /// The fen of a number cell whose text has at most 2 decimal places and at most 15
